@@ -1,0 +1,58 @@
+// The contract between the worker and any trainer backend (tfjs in-process, exec over stdio, …).
+// The worker only knows runTrial(config, options) → result and the checkpoint directory.
+import type { TrialConfig } from "@powersweep/spec";
+
+export interface TrialProgress {
+  step: number;
+  /** Training tokens seen so far. */
+  tokens: number;
+  /** Learning rate η used at this step (before per-group μP scaling). */
+  lr: number;
+  trainLoss: number;
+  /** Held-out loss, when an evaluation ran at this point. */
+  evalLoss?: number;
+  tokensPerSecond: number;
+}
+
+export interface TrialResult {
+  /**
+   * succeeded: trained to T tokens and evaluated.
+   * diverged: stopped early on NaN/Inf or a loss far above the initial loss (a result, not a failure).
+   * aborted: the signal fired; a checkpoint was written when a checkpoint directory was given.
+   */
+  status: "succeeded" | "diverged" | "aborted";
+  trainLoss: number | null;
+  testLoss: number | null;
+  /** exp(mean held-out loss per token). */
+  testPerplexity: number | null;
+  tokensSeen: number;
+  steps: number;
+  tokensPerSecond: number;
+  wallSeconds: number;
+  /** Why a diverged run stopped. */
+  reason?: string;
+  /** Whether an aborted run left a checkpoint it can resume from. */
+  checkpointSaved?: boolean;
+  backend: string;
+}
+
+export interface RunTrialOptions {
+  onProgress?: (p: TrialProgress) => void;
+  /** Minimum milliseconds between two onProgress calls (bounded rate). Default 1000. */
+  progressIntervalMs?: number;
+  signal?: AbortSignal;
+  /** Where checkpoints live; when it holds one, training resumes from it. */
+  checkpointDir?: string;
+  /** Checkpoint every N training tokens (0 or absent: only when aborted). */
+  checkpointEveryTokens?: number;
+}
+
+export interface Trainer {
+  readonly name: string;
+  runTrial(config: TrialConfig, options?: RunTrialOptions): Promise<TrialResult>;
+}
+
+/** The config cannot be trained (bad shape, missing corpus…): retrying will not help. */
+export class InvalidConfigError extends Error {
+  override name = "InvalidConfigError";
+}

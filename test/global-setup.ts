@@ -1,0 +1,48 @@
+// Gives each `npm test` run its own Postgres database and Redis key prefix, migrated from
+// prisma/migrations, and removes both afterwards. Test files and the processes they spawn read
+// them from DATABASE_URL / REDIS_URL / REDIS_PREFIX (see test/env.ts).
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { Redis } from "ioredis";
+import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, ensurePostgres, ensureRedis, migrate } from "@powersweep/runtime";
+
+export default async function setup() {
+  const id = `${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
+  const base = new URL(process.env.TEST_DATABASE_URL || DEFAULT_DATABASE_URL);
+  const adminUrl = new URL(base);
+  adminUrl.pathname = "/postgres";
+  const dbName = `powersweep_test_${id}`;
+  const dbUrl = new URL(base);
+  dbUrl.pathname = `/${dbName}`;
+  const redisUrl = process.env.TEST_REDIS_URL || DEFAULT_REDIS_URL;
+  const prefix = `pstest-${id}`;
+
+  await ensurePostgres(adminUrl.toString(), { create: false });
+  await ensureRedis(redisUrl);
+  const admin = new pg.Client({ connectionString: adminUrl.toString() });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(dbName)}`);
+  await admin.end();
+  await migrate(dbUrl.toString());
+
+  process.env.DATABASE_URL = dbUrl.toString();
+  process.env.TEST_ADMIN_DATABASE_URL = adminUrl.toString();
+  process.env.REDIS_URL = redisUrl;
+  process.env.REDIS_PREFIX = prefix;
+
+  return async () => {
+    const redis = new Redis(redisUrl);
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== "0");
+    redis.disconnect();
+    if (process.env.KEEP_TEST_DB) return;
+    const admin2 = new pg.Client({ connectionString: adminUrl.toString() });
+    await admin2.connect();
+    await admin2.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(dbName)} WITH (FORCE)`);
+    await admin2.end();
+  };
+}
