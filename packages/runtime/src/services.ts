@@ -31,7 +31,10 @@ function reason(err: unknown): string {
 }
 
 function pgFields(url: string, database?: string): pg.ClientConfig {
-  return { connectionString: url, connectionTimeoutMillis: 3000, ...(database ? { database } : {}) };
+  if (!database) return { connectionString: url, connectionTimeoutMillis: 3000 };
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return { connectionString: u.toString(), connectionTimeoutMillis: 3000 };
 }
 
 /** Connects once; creates the database when the server answers but the database does not exist yet. */

@@ -1,0 +1,52 @@
+// docker-compose.yml cannot be run here (no Docker engine), so check what `docker compose config`
+// would: it parses, every dependency names a defined service with a healthcheck, each app service
+// runs a real CLI subcommand against the compose Postgres/Redis, and Redis is set up for BullMQ.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { describe, expect, it } from "vitest";
+
+const root = join(import.meta.dirname, "..");
+const compose = parse(readFileSync(join(root, "docker-compose.yml"), "utf8"), { merge: true }) as {
+  services: Record<string, { command?: string[]; environment?: Record<string, string>; depends_on?: Record<string, { condition: string }>; healthcheck?: unknown; build?: string; image?: string }>;
+};
+const cli = readFileSync(join(root, "apps", "cli", "src", "main.ts"), "utf8");
+
+describe("docker-compose.yml", () => {
+  it("describes the whole stack", () => {
+    expect(Object.keys(compose.services).sort()).toEqual(["api", "fitter", "postgres", "redis", "worker"]);
+  });
+
+  it("runs each app service as a real CLI subcommand against the compose services", () => {
+    for (const name of ["api", "fitter", "worker"]) {
+      const s = compose.services[name]!;
+      expect(s.build).toBe(".");
+      const sub = s.command?.[0];
+      expect(cli).toContain(`.command("${sub}")`);
+      expect(s.environment?.DATABASE_URL).toMatch(/^postgresql:\/\/postgres:postgres@postgres:5432\/powersweep$/);
+      expect(s.environment?.REDIS_URL).toBe("redis://redis:6379");
+    }
+  });
+
+  it("only depends on defined services that have healthchecks", () => {
+    for (const [name, s] of Object.entries(compose.services)) {
+      for (const [dep, cond] of Object.entries(s.depends_on ?? {})) {
+        expect(compose.services[dep], `${name} depends on ${dep}`).toBeDefined();
+        expect(cond.condition).toBe("service_healthy");
+        expect(compose.services[dep]!.healthcheck, `${dep} needs a healthcheck`).toBeDefined();
+      }
+    }
+  });
+
+  it("configures Redis for BullMQ (noeviction, persistence)", () => {
+    const cmd = compose.services.redis!.command!.join(" ");
+    expect(cmd).toContain("--maxmemory-policy noeviction");
+    expect(cmd).toContain("--appendonly yes");
+  });
+
+  it("builds from a Dockerfile that installs from the lockfile", () => {
+    const dockerfile = readFileSync(join(root, "Dockerfile"), "utf8");
+    expect(dockerfile).toMatch(/npm ci/);
+    expect(dockerfile).toMatch(/COPY package\.json package-lock\.json/);
+  });
+});
