@@ -1,0 +1,59 @@
+// CSV export of the η_opt and γ tables (one row per group), for spreadsheets and plots.
+import type { SweepFit } from "./fitSweep.ts";
+
+const cell = (v: unknown): string => {
+  if (v === null || v === undefined) return "";
+  const s = Array.isArray(v) ? v.join(";") : String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+};
+const line = (vs: unknown[]) => vs.map(cell).join(",");
+
+export const ETA_OPT_CSV_HEADER = [
+  "model",
+  "tokens",
+  "batchSize",
+  "etaOpt",
+  "lossAtOpt",
+  "curvature",
+  "ciLo",
+  "ciHi",
+  "method",
+  "nPoints",
+  "nLrs",
+  "nSeeds",
+  "onEdge",
+  "extend",
+  "suggestedLrs",
+  "nDiverged",
+  "nFailed",
+];
+export const GAMMA_CSV_HEADER = ["model", "tokens", "gamma", "gammaGeoMean", "batchSizesUsed", "gammas"];
+
+export function fitTablesCsv(fit: SweepFit): { etaOpt: string; gamma: string } {
+  const eta = fit.etaOpt.map((g) =>
+    line([
+      g.model,
+      g.tokens,
+      g.batchSize,
+      g.etaOpt,
+      g.lossAtOpt,
+      g.curvature,
+      g.ci95?.[0],
+      g.ci95?.[1],
+      g.method,
+      g.nPoints,
+      g.nLrs,
+      g.nSeeds,
+      g.onEdge,
+      g.extend,
+      g.suggestedLrs,
+      g.nDiverged,
+      g.nFailed,
+    ]),
+  );
+  const gam = fit.gamma.map((r) => line([r.model, r.tokens, r.gamma, r.gammaGeoMean, r.batchSizesUsed, r.gammas]));
+  return {
+    etaOpt: `${[line(ETA_OPT_CSV_HEADER), ...eta].join("\n")}\n`,
+    gamma: `${[line(GAMMA_CSV_HEADER), ...gam].join("\n")}\n`,
+  };
+}

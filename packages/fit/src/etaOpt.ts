@@ -1,0 +1,305 @@
+// η_opt for one (model, T, β) group: a parabola in ln η fitted over a band of grid points around
+// the minimum (Porian et al. 2406.19146 interpolate loss vs log η; DeepSeek fits a near-optimal band).
+// A band of ±bandSteps grid steps (default 2, so up to 5 points) rather than a 3-point parabola
+// keeps one noisy or spurious dip from moving the vertex by whole grid steps.
+import { mulberry32, normal, quantileSorted } from "./rng.ts";
+
+/** Above this many seeds at one lr the seed bootstrap draws the mean from its normal limit. */
+const LARGE_SEED_COUNT = 30;
+
+export interface EtaOptPoint {
+  lr: number;
+  testLoss: number;
+  seed?: number;
+}
+
+export interface EtaOptOptions {
+  /** Half-width of the band in grid steps around the minimum (default 2). */
+  bandSteps?: number;
+  /** Minimum points in the band; the band widens on the open side to reach it (default 4, never below 3). */
+  minPoints?: number;
+  /** Bootstrap resamples for ci95 (default 200). */
+  bootstrap?: number;
+  /** Seed of the bootstrap PRNG (default 1). */
+  seed?: number;
+  /**
+   * Learning rates at which runs diverged. A divergence above a top-edge argmin brackets the
+   * optimum (loss there is effectively +∞), so the group is not flagged as "extend higher".
+   */
+  divergedLrs?: number[];
+}
+
+export interface EtaOptEstimate {
+  /** η_opt: parabola vertex (or the argmin grid lr on fallback). */
+  etaOpt: number;
+  /** Loss at η_opt (parabola value at the vertex, or the seed-mean loss at the argmin). */
+  lossAtOpt: number;
+  /** d²loss/d(ln η)² at the vertex: the Time Transfer "sensitivity" (2405.05838). null on argmin fallback. */
+  curvature: number | null;
+  /** Bootstrap 95% interval for η_opt; null when there is no noise estimate (1 seed and ≤3 band points). */
+  ci95: [number, number] | null;
+  /** "seeds" (resample seeds per lr) or "residuals" (residual bootstrap of the band fit) or null. */
+  ciMethod: "seeds" | "residuals" | null;
+  method: "parabola" | "argmin";
+  /** Grid points (distinct lrs) in the final band fit; 1 on argmin fallback without a band. */
+  nPoints: number;
+  /** Distinct lrs with at least one finite loss. */
+  nLrs: number;
+  /** Largest number of seeds at one lr. */
+  nSeeds: number;
+  /** The seed-mean argmin is the smallest or largest lr of the grid (optimum possibly outside). */
+  onEdge: boolean;
+  extend: "lower" | "higher" | null;
+  /** Two more grid steps beyond the edge, with the grid's mean log spacing. */
+  suggestedLrs: number[];
+  /** The argmin is at the top of the grid but a larger lr diverged: the optimum is bracketed. */
+  bracketedByDivergence: boolean;
+}
+
+/** Seed-combined curve: ascending lrs, x = ln lr, mean loss, seed losses per lr. */
+interface Curve {
+  lrs: number[];
+  xs: number[];
+  losses: number[][];
+}
+
+interface CurveFit {
+  x: number;
+  y: number;
+  curvature: number | null;
+  method: "parabola" | "argmin";
+  lo: number;
+  hi: number;
+  /** Fitted values of the band (for residuals), index-aligned with lo..hi. */
+  fitted: number[] | null;
+}
+
+function buildCurve(points: EtaOptPoint[]): Curve {
+  const byLr = new Map<number, number[]>();
+  for (const p of points) {
+    if (!(Number.isFinite(p.lr) && p.lr > 0 && Number.isFinite(p.testLoss))) continue;
+    const list = byLr.get(p.lr);
+    if (list) list.push(p.testLoss);
+    else byLr.set(p.lr, [p.testLoss]);
+  }
+  const lrs = [...byLr.keys()].sort((a, b) => a - b);
+  return { lrs, xs: lrs.map(Math.log), losses: lrs.map((lr) => byLr.get(lr) as number[]) };
+}
+
+const mean = (v: number[]): number => {
+  let s = 0;
+  for (const x of v) s += x;
+  return s / v.length;
+};
+
+function argminIndex(ys: number[]): number {
+  let best = 0;
+  for (let i = 1; i < ys.length; i++) if ((ys[i] as number) < (ys[best] as number)) best = i;
+  return best;
+}
+
+/** Weighted least squares y = c0 + c1 (x − xm) + c2 (x − xm)² over [lo, hi]. */
+function quadFit(
+  xs: number[],
+  ys: number[],
+  ws: number[],
+  lo: number,
+  hi: number,
+): { c0: number; c1: number; c2: number; xm: number } | null {
+  let sw = 0;
+  let xm = 0;
+  for (let i = lo; i <= hi; i++) {
+    sw += ws[i] as number;
+    xm += (ws[i] as number) * (xs[i] as number);
+  }
+  xm /= sw;
+  // Normal equations with moments S_k = Σ w u^k, T_k = Σ w u^k y.
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let s4 = 0;
+  let t0 = 0;
+  let t1 = 0;
+  let t2 = 0;
+  for (let i = lo; i <= hi; i++) {
+    const w = ws[i] as number;
+    const u = (xs[i] as number) - xm;
+    const y = ys[i] as number;
+    const u2 = u * u;
+    s0 += w;
+    s1 += w * u;
+    s2 += w * u2;
+    s3 += w * u2 * u;
+    s4 += w * u2 * u2;
+    t0 += w * y;
+    t1 += w * u * y;
+    t2 += w * u2 * y;
+  }
+  // Solve the symmetric 3×3 system by Cramer's rule.
+  const det = s0 * (s2 * s4 - s3 * s3) - s1 * (s1 * s4 - s3 * s2) + s2 * (s1 * s3 - s2 * s2);
+  if (!(Math.abs(det) > 1e-300)) return null;
+  const c0 = (t0 * (s2 * s4 - s3 * s3) - s1 * (t1 * s4 - s3 * t2) + s2 * (t1 * s3 - s2 * t2)) / det;
+  const c1 = (s0 * (t1 * s4 - t2 * s3) - t0 * (s1 * s4 - s3 * s2) + s2 * (s1 * t2 - t1 * s2)) / det;
+  const c2 = (s0 * (s2 * t2 - s3 * t1) - s1 * (s1 * t2 - s2 * t1) + t0 * (s1 * s3 - s2 * s2)) / det;
+  return { c0, c1, c2, xm };
+}
+
+function smooth(ys: number[]): number[] {
+  const n = ys.length;
+  return ys.map((y, i) => {
+    const l = i > 0 ? (ys[i - 1] as number) : y;
+    const r = i < n - 1 ? (ys[i + 1] as number) : y;
+    return (l + 2 * y + r) / 4;
+  });
+}
+
+function band(n: number, center: number, k: number, minPoints: number): [number, number] {
+  let lo = Math.max(0, center - k);
+  let hi = Math.min(n - 1, center + k);
+  while (hi - lo + 1 < minPoints && (lo > 0 || hi < n - 1)) {
+    if (hi < n - 1) hi++;
+    if (hi - lo + 1 < minPoints && lo > 0) lo--;
+  }
+  return [lo, hi];
+}
+
+/**
+ * Band parabola with re-centring: fit around the argmin, move the band to the grid point nearest
+ * the vertex and refit (≤3 times). A spurious dip two steps from the true optimum is then outvoted
+ * by its neighbours instead of anchoring the fit.
+ */
+function fitCurve(xs: number[], ys: number[], ws: number[], k: number, minPoints: number): CurveFit {
+  const n = xs.length;
+  const i0 = argminIndex(ys);
+  // Start the band at the argmin of the [1, 2, 1]-smoothed curve: a single-point dip (noise or a
+  // spurious second basin) then cannot pull the band away from the broad minimum on its own.
+  let center = n >= 3 ? argminIndex(smooth(ys)) : i0;
+  const fallback: CurveFit = {
+    x: xs[i0] as number,
+    y: ys[i0] as number,
+    curvature: null,
+    method: "argmin",
+    lo: i0,
+    hi: i0,
+    fitted: null,
+  };
+  let best: CurveFit | null = null;
+  const seen = new Set<number>();
+  for (let iter = 0; iter < 3 && !seen.has(center); iter++) {
+    seen.add(center);
+    const [lo, hi] = band(n, center, k, minPoints);
+    if (hi - lo + 1 < 3) break;
+    const q = quadFit(xs, ys, ws, lo, hi);
+    if (!q || !(q.c2 > 0)) break;
+    const u = -q.c1 / (2 * q.c2);
+    const x = q.xm + u;
+    if (x < (xs[lo] as number) || x > (xs[hi] as number)) break;
+    const fitted: number[] = [];
+    for (let i = lo; i <= hi; i++) {
+      const d = (xs[i] as number) - q.xm;
+      fitted.push(q.c0 + q.c1 * d + q.c2 * d * d);
+    }
+    best = { x, y: q.c0 + q.c1 * u + q.c2 * u * u, curvature: 2 * q.c2, method: "parabola", lo, hi, fitted };
+    // Next centre: nearest grid point to the vertex.
+    let nearest = 0;
+    for (let i = 1; i < n; i++)
+      if (Math.abs((xs[i] as number) - x) < Math.abs((xs[nearest] as number) - x)) nearest = i;
+    center = nearest;
+  }
+  return best ?? fallback;
+}
+
+/** Estimate η_opt for one (model, T, β) group. Throws RangeError when no point has a finite loss. */
+export function estimateEtaOpt(points: EtaOptPoint[], opts: EtaOptOptions = {}): EtaOptEstimate {
+  const k = Math.max(1, Math.floor(opts.bandSteps ?? 2));
+  const minPoints = Math.max(3, Math.floor(opts.minPoints ?? 4));
+  const nBoot = Math.max(0, Math.floor(opts.bootstrap ?? 200));
+  const curve = buildCurve(points);
+  const n = curve.lrs.length;
+  if (n === 0) throw new RangeError("estimateEtaOpt: no point with a finite loss and positive lr");
+  const ys = curve.losses.map(mean);
+  const ws = curve.losses.map((l) => l.length);
+  const fit = fitCurve(curve.xs, ys, ws, k, minPoints);
+
+  // Edge detection on the seed-mean argmin.
+  const iMin = argminIndex(ys);
+  const step = n >= 2 ? ((curve.xs[n - 1] as number) - (curve.xs[0] as number)) / (n - 1) : Math.LN2;
+  let extend: "lower" | "higher" | null = null;
+  let bracketedByDivergence = false;
+  if (n >= 2 && iMin === 0) extend = "lower";
+  else if (n >= 2 && iMin === n - 1) {
+    const top = curve.lrs[n - 1] as number;
+    bracketedByDivergence = (opts.divergedLrs ?? []).some((lr) => lr > top);
+    if (!bracketedByDivergence) extend = "higher";
+  }
+  const onEdge = n < 2 || extend !== null;
+  const suggestedLrs =
+    extend === "lower"
+      ? [1, 2].map((j) => Math.exp((curve.xs[0] as number) - j * step))
+      : extend === "higher"
+        ? [1, 2].map((j) => Math.exp((curve.xs[n - 1] as number) + j * step))
+        : [];
+
+  // Bootstrap ci95 on ln η_opt.
+  let ci95: [number, number] | null = null;
+  let ciMethod: "seeds" | "residuals" | null = null;
+  const bandCounts = ws.slice(fit.lo, fit.hi + 1);
+  const seedBoot = Math.min(...bandCounts) >= 2 && n >= 2;
+  const m = fit.hi - fit.lo + 1;
+  const residBoot = !seedBoot && fit.fitted !== null && m > 3;
+  if (nBoot > 0 && (seedBoot || residBoot)) {
+    const rand = mulberry32(opts.seed ?? 1);
+    const draws: number[] = [];
+    const yb = ys.slice();
+    let resid: number[] = [];
+    if (residBoot && fit.fitted) {
+      const scale = Math.sqrt(m / (m - 3)); // undo the shrinkage of fitted residuals
+      resid = fit.fitted.map((f, j) => ((ys[fit.lo + j] as number) - f) * scale);
+    }
+    const seedSd = curve.losses.map((l, i) => {
+      let v = 0;
+      for (const x of l) v += (x - (ys[i] as number)) ** 2;
+      return Math.sqrt(v / l.length) / Math.sqrt(l.length);
+    });
+    for (let b = 0; b < nBoot; b++) {
+      if (seedBoot) {
+        for (let i = 0; i < n; i++) {
+          const l = curve.losses[i] as number[];
+          if (l.length > LARGE_SEED_COUNT) {
+            // Many seeds: the resampled mean is normal by the CLT with the plug-in variance
+            // sd²/n, so draw it directly (keeps the cost O(resamples × lrs), not × seeds).
+            yb[i] = (ys[i] as number) + (seedSd[i] as number) * normal(rand);
+            continue;
+          }
+          let s = 0;
+          for (let j = 0; j < l.length; j++) s += l[Math.floor(rand() * l.length)] as number;
+          yb[i] = s / l.length;
+        }
+      } else if (fit.fitted) {
+        for (let j = 0; j < m; j++)
+          yb[fit.lo + j] = (fit.fitted[j] as number) + (resid[Math.floor(rand() * m)] as number);
+      }
+      draws.push(fitCurve(curve.xs, yb, ws, k, minPoints).x);
+    }
+    draws.sort((a, b) => a - b);
+    ci95 = [Math.exp(quantileSorted(draws, 0.025)), Math.exp(quantileSorted(draws, 0.975))];
+    ciMethod = seedBoot ? "seeds" : "residuals";
+  }
+
+  return {
+    etaOpt: Math.exp(fit.x),
+    lossAtOpt: fit.y,
+    curvature: fit.curvature,
+    ci95,
+    ciMethod,
+    method: fit.method,
+    nPoints: fit.method === "parabola" ? fit.hi - fit.lo + 1 : 1,
+    nLrs: n,
+    nSeeds: Math.max(...ws),
+    onEdge,
+    extend,
+    suggestedLrs,
+    bracketedByDivergence,
+  };
+}

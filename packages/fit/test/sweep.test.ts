@@ -1,0 +1,92 @@
+import { describe, expect, it } from "vitest";
+import {
+  ETA_OPT_CSV_HEADER,
+  type FitRow,
+  fitSweep,
+  fitTablesCsv,
+  mulberry32,
+  normal,
+  powerSweepSurface,
+} from "../src/index.ts";
+import { synthSweep } from "./synthetic.ts";
+
+describe("fitSweep result", () => {
+  const rows: FitRow[] = synthSweep({ models: [{ name: "36M, μP", a: 4.6, b: -0.51 }], rngSeed: 3 });
+  // Failed and diverged rows, plus a NaN loss, must be ignored but counted.
+  rows.push({ model: "36M, μP", tokens: 2e9, batchSize: 16, lr: 0.08, testLoss: null, status: "diverged" });
+  rows.push({ model: "36M, μP", tokens: 2e9, batchSize: 16, lr: 0.04, testLoss: 1, status: "crashed" });
+  rows.push({ model: "36M, μP", tokens: 2e9, batchSize: 16, lr: 0.02, testLoss: Number.NaN, status: "succeeded" });
+  const fit = fitSweep(rows, { etaBootstrap: 30 });
+
+  it("is JSON-serialisable without loss", () => {
+    const text = JSON.stringify(fit);
+    expect(JSON.parse(text)).toEqual(fit);
+    expect(text).not.toMatch(/NaN|Infinity/);
+    expect(fit.counts).toMatchObject({ diverged: 1, failed: 2 });
+    const g = fit.etaOpt.find((x) => x.tokens === 2e9 && x.batchSize === 16);
+    expect(g?.nDiverged).toBe(1);
+    expect(g?.nFailed).toBe(2);
+  });
+
+  it("exports CSV tables with a header and one row per group", () => {
+    const csv = fitTablesCsv(fit);
+    const etaLines = csv.etaOpt.trimEnd().split("\n");
+    expect(etaLines[0]).toBe(ETA_OPT_CSV_HEADER.join(","));
+    expect(etaLines).toHaveLength(1 + 8 * 6);
+    expect(etaLines[1]?.startsWith('"36M, μP",2000000000,16,')).toBe(true); // quoted model name
+    const gammaLines = csv.gamma.trimEnd().split("\n");
+    expect(gammaLines[0]).toBe("model,tokens,gamma,gammaGeoMean,batchSizesUsed,gammas");
+    expect(gammaLines).toHaveLength(1 + fit.gamma.length);
+  });
+
+  it("finds the optimal batch size growing with T (Time Transfer)", () => {
+    // Truth: B_opt = 32·(T/2e9)^0.5, read off a grid of powers of 2.
+    const law = fit.batchSizeLaw.perModel["36M, μP"];
+    expect(law).not.toBeNull();
+    expect(Math.abs((law?.d ?? 0) - 0.5)).toBeLessThan(0.15);
+    const first = fit.batchSizeLaw.table[0];
+    const last = fit.batchSizeLaw.table.at(-1);
+    expect(first?.batchSize).toBe(32);
+    expect([256, 512]).toContain(last?.batchSize); // truth 362: log2 = 8.5, halfway between
+  });
+
+  it("reports sensitivity (curvature) per group", () => {
+    // Synthetic curvature is 2·0.1 = 0.2 per (ln η)² for every group.
+    const curv = fit.etaOpt.map((g) => g.curvature).filter((c): c is number => c !== null);
+    const mean = curv.reduce((s, x) => s + x, 0) / curv.length;
+    expect(mean).toBeGreaterThan(0.15);
+    expect(mean).toBeLessThan(0.25);
+  });
+});
+
+describe("powerSweepSurface (Table 3)", () => {
+  it("finds the best (a, b) and reports a flatter than b", () => {
+    // Built like the paper's finding: loss nearly flat in a ∈ [3, 5], sharp in b around −0.51.
+    const rand = mulberry32(7);
+    const rows: FitRow[] = [];
+    const as = [3, 3.5, 4, 4.5, 5];
+    const bs = [-0.6, -0.57, -0.54, -0.51, -0.48, -0.45, -0.42];
+    for (const tokens of [2e9, 8e9, 32e9, 128e9])
+      for (const batchSize of [32, 128, 512])
+        for (const powerA of as)
+          for (const powerB of bs)
+            for (let seed = 0; seed < 2; seed++)
+              rows.push({
+                model: "36M",
+                tokens,
+                batchSize,
+                powerA,
+                powerB,
+                seed,
+                testLoss: 3 + 0.002 * (powerA - 4) ** 2 + 20 * (powerB + 0.51) ** 2 + 0.005 * normal(rand),
+              });
+    const s = powerSweepSurface(rows);
+    expect(s.surfaces).toHaveLength(12);
+    expect(s.best?.powerB).toBe(-0.51);
+    expect([3.5, 4, 4.5]).toContain(s.best?.powerA);
+    expect(s.flatter).toBe("a");
+    expect(s.spreadAlongB ?? 0).toBeGreaterThan(10 * (s.spreadAlongA ?? 1));
+    // And fitSweep routes rows with powerA/powerB to this summary.
+    expect(fitSweep(rows).powerSweep?.best?.powerB).toBe(-0.51);
+  });
+});
