@@ -1,0 +1,138 @@
+// The dashboard's data readers and page renderers without a browser (they are pure: data in, HTML out).
+
+import { fitSweep } from "@powersweep/fit";
+import { describe, expect, it } from "vitest";
+import { readFit } from "../src/api.ts";
+import { fmtTokens, progressBar, resolveSelection, sweepPage } from "../src/views.ts";
+import { syntheticTrials } from "./fixture-server.ts";
+
+const trial = (i: number, tokens: number, batchSize: number, lr: number, status = "succeeded") => ({
+  id: `t${i}`,
+  model: "36M",
+  tokens,
+  batchSize,
+  lr,
+  powerA: null,
+  powerB: null,
+  seed: 0,
+  status,
+  testLoss: status === "succeeded" ? 3 + Math.log(lr / 1e-3) ** 2 / 10 : null,
+  testPerplexity: null,
+});
+
+describe("readFit", () => {
+  it("turns an empty or partial fit into empty tables instead of throwing", () => {
+    expect(readFit(null)).toEqual({ etaOpt: [], gamma: [], law: null, batchOpt: [], warnings: [] });
+    const partial = readFit({
+      etaOpt: [{ tokens: 2e9, batchSize: 128, etaOpt: 0.01 }, { tokens: "x" }],
+      law: { a: 4.6 },
+    });
+    expect(partial.etaOpt).toHaveLength(1);
+    expect(partial.etaOpt[0]).toMatchObject({ model: "model", onEdge: false, ci: null });
+    expect(partial.law).toBeNull(); // b missing: no law line rather than a NaN curve
+  });
+
+  it("reads CIs given as [lo, hi] pairs or {lower, upper} objects", () => {
+    const f = readFit({
+      law: { pooled: { a: 4.6, b: -0.51, ci95: { a: [3, 6], b: { lower: -0.6, upper: -0.4 } }, r2: 0.9, n: 5 } },
+    });
+    expect(f.law).toMatchObject({ aCI: [3, 6], bCI: [-0.6, -0.4], r2: 0.9, n: 5, cov: null });
+  });
+});
+
+describe("readFit on packages/fit's real SweepFit", () => {
+  it("keeps every η_opt cell, γ row and the pooled law with its covariance, and draws Fig. 4d from them", () => {
+    const trials = syntheticTrials();
+    const fit = JSON.parse(JSON.stringify(fitSweep(trials, { etaBootstrap: 50, lawBootstrap: 100 })));
+    const view = readFit(fit);
+    expect(view.etaOpt).toHaveLength(fit.etaOpt.length);
+    expect(view.etaOpt.filter((r) => r.onEdge)).toHaveLength(
+      fit.etaOpt.filter((r: { onEdge: boolean }) => r.onEdge).length,
+    );
+    expect(view.gamma).toHaveLength(fit.gamma.length);
+    expect(view.law?.a).toBe(fit.law.pooled.a);
+    expect(view.law?.cov).not.toBeNull();
+    expect(view.warnings).toEqual(fit.warnings);
+    const sweep = {
+      id: "s",
+      name: "s",
+      kind: "import",
+      status: "completed",
+      trialCount: trials.length,
+      counts: { queued: 0, running: 0, succeeded: 124, failed: 0, diverged: 4, cancelled: 0 },
+      createdAt: "",
+      tags: [],
+      spec: null,
+    };
+    const data = { sweep, trials, fit: view, trial: null };
+    const html = sweepPage(
+      data,
+      resolveSelection(data, { model: null, batchSize: null, tokens: null, trialId: null }),
+      640,
+    );
+    const fig4 = html.slice(html.indexOf('id="fig4"'), html.indexOf("</section>", html.indexOf('id="fig4"')));
+    expect((fig4.match(/<circle class="pt"/g) ?? []).length).toBe(fit.gamma.length);
+    expect(fig4).toContain('class="band"');
+  });
+});
+
+describe("sweepPage", () => {
+  const lrs = [2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3];
+  const trials = [2e9, 8e9].flatMap((T, i) =>
+    [64, 128].flatMap((B, j) =>
+      lrs.map((lr, k) => trial(i * 100 + j * 10 + k, T, B, lr, k === 4 && B === 64 ? "diverged" : "succeeded")),
+    ),
+  );
+  const sweep = {
+    id: "s",
+    name: "s",
+    kind: "lr-grid",
+    status: "running",
+    trialCount: trials.length,
+    counts: { queued: 0, running: 0, succeeded: 18, failed: 0, diverged: 2, cancelled: 0 },
+    createdAt: "",
+    tags: [],
+    spec: null,
+  };
+
+  it("draws Fig. 2 and Fig. 3 from the finished trials of the selected slice, and a placeholder while there is no fit", () => {
+    const data = { sweep, trials, fit: null, trial: null };
+    const sel = resolveSelection(data, { model: null, batchSize: 64, tokens: 8e9, trialId: null });
+    const html = sweepPage(data, sel, 640);
+    const fig = (id: string) =>
+      html.slice(html.indexOf(`id="${id}"`), html.indexOf("</section>", html.indexOf(`id="${id}"`)));
+    expect((fig("fig2").match(/<circle class="pt"/g) ?? []).length).toBe(8); // 2 T × 5 η, minus 2 diverged at β=64
+    expect((fig("fig3").match(/<circle class="pt"/g) ?? []).length).toBe(9); // 2 β × 5 η at T=8B, minus 1 diverged
+    expect(fig("fig4")).toContain("No fit yet");
+  });
+
+  it("marks η_opt from the fit and flags edge cells", () => {
+    const fit = readFit({
+      etaOpt: [{ model: "36M", tokens: 2e9, batchSize: 128, etaOpt: 4e-3, onEdge: true, ci95: [3e-3, 5e-3] }],
+    });
+    const data = { sweep, trials, fit, trial: null };
+    const html = sweepPage(
+      data,
+      resolveSelection(data, { model: null, batchSize: 128, tokens: 2e9, trialId: null }),
+      640,
+    );
+    expect((html.match(/<path class="opt"/g) ?? []).length).toBe(2); // same cell in Fig. 2 and Fig. 3
+    expect(html).toContain("⚠ edge");
+    expect(html).toContain('<tr class="edge">');
+  });
+});
+
+describe("formatting", () => {
+  it("writes token budgets the way the paper does", () => {
+    expect(fmtTokens(2e9)).toBe("2B");
+    expect(fmtTokens(1.28e11)).toBe("128B");
+    expect(fmtTokens(5e6)).toBe("5M");
+    expect(fmtTokens(null)).toBe("–");
+  });
+
+  it("counts terminal trials as done in the progress bar", () => {
+    const html = progressBar({ queued: 3, running: 2, succeeded: 4, failed: 1, diverged: 1, cancelled: 0 }, 11);
+    expect(html).toContain('data-done="6"');
+    expect(html).toContain("6/11</b> done");
+  });
+});
