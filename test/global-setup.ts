@@ -22,10 +22,14 @@ export default async function setup() {
   const admin = new pg.Client({ connectionString: adminUrl.toString() });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(dbName)}`);
-  await admin.end();
   await migrate(dbUrl.toString());
+  // A migrated template nobody connects to: test files that start a whole stack (whose reconciler
+  // scans every sweep in its database) clone it with freshDatabaseUrl() in test/env.ts.
+  await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(`${dbName}_tpl`)} TEMPLATE ${pg.escapeIdentifier(dbName)}`);
+  await admin.end();
 
   process.env.DATABASE_URL = dbUrl.toString();
+  process.env.TEST_TEMPLATE_DATABASE = `${dbName}_tpl`;
   process.env.TEST_ADMIN_DATABASE_URL = adminUrl.toString();
   process.env.REDIS_URL = redisUrl;
   process.env.REDIS_PREFIX = prefix;
@@ -42,7 +46,9 @@ export default async function setup() {
     if (process.env.KEEP_TEST_DB) return;
     const admin2 = new pg.Client({ connectionString: adminUrl.toString() });
     await admin2.connect();
-    await admin2.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(dbName)} WITH (FORCE)`);
+    // This run's database, its template, and every clone made from it.
+    const { rows } = await admin2.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE $1", [`${dbName}%`]);
+    for (const { datname } of rows) await admin2.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`);
     await admin2.end();
   };
 }

@@ -1,6 +1,7 @@
 // `npm start` (powersweep start): boots api + fitter + worker, migrates, answers /healthz and /readyz;
 // with Redis unreachable it exits with one clear line.
 import { afterEach, describe, expect, it } from "vitest";
+import { freshDatabaseUrl, uniquePrefix } from "../../../test/env.ts";
 import { freePort, runCli, spawnCli } from "./helpers.ts";
 
 let child: ReturnType<typeof spawnCli> | undefined;
@@ -12,7 +13,7 @@ afterEach(() => {
 describe("powersweep start", () => {
   it("answers /readyz with 200 within 20 s", async () => {
     const port = await freePort();
-    child = spawnCli(["start"], { PORT: String(port) });
+    child = spawnCli(["start"], { PORT: String(port), DATABASE_URL: await freshDatabaseUrl("start"), REDIS_PREFIX: uniquePrefix("start") });
     const started = Date.now();
     let ready = 0;
     while (Date.now() - started < 20_000) {

@@ -1,1 +1,2 @@
+export * from "./sweep.ts";
 export * from "./trial.ts";

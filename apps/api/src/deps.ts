@@ -1,0 +1,44 @@
+// What the API needs from the outside world; route plugins read it from `app.deps`.
+import type { Db } from "@powersweep/db";
+import type { SweepDeps } from "@powersweep/orchestrator";
+import type { FitQueue, TrialQueue } from "@powersweep/queue";
+import type { PowersweepConfig } from "@powersweep/runtime";
+import type { FastifyServerOptions } from "fastify";
+import type { Redis } from "ioredis";
+
+export interface ApiDeps {
+  db: Db;
+  /** Connection for queues, pub/sub publishes and readiness checks. */
+  redis: Redis;
+  trialQueue: TrialQueue;
+  fitQueue?: FitQueue;
+  config: PowersweepConfig;
+  logger?: FastifyServerOptions["logger"];
+  /** Bearer-token auth (default on; POWERSWEEP_AUTH=off turns it off for local single-user use). */
+  auth?: boolean;
+  /** Largest request body in bytes (default 10 MiB). */
+  bodyLimit?: number;
+}
+
+export function sweepDeps(d: ApiDeps): SweepDeps {
+  return {
+    db: d.db,
+    trialQueue: d.trialQueue,
+    redis: d.redis,
+    redisPrefix: d.config.redisPrefix,
+    maxTrialsPerSweep: d.config.maxTrialsPerSweep,
+  };
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    deps: ApiDeps;
+  }
+  interface FastifyContextConfig {
+    /** Token scope a route needs (default: read for GET, submit otherwise). */
+    scope?: "read" | "submit" | "admin";
+  }
+  interface FastifyRequest {
+    token?: { id: string; name: string; scopes: string[] };
+  }
+}

@@ -1,0 +1,143 @@
+// API side: time to accept sweeps of 1k, 10k and 100k trials (persist + enqueue) beside raw BullMQ
+// addBulk of the same number of jobs, and the p99 of GET /v1/sweeps/:id read concurrently while a
+// 100k sweep is being accepted. Uses the configured Postgres/Redis with a private key prefix and
+// deletes what it created.
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { buildServer } from "@powersweep/api";
+import { createDb } from "@powersweep/db";
+import { createApiToken } from "@powersweep/orchestrator";
+import { createRedis, createTrialQueue, ENQUEUE_CHUNK, trialJobOptions } from "@powersweep/queue";
+import { ensurePostgres, ensureRedis, loadConfig, migrate } from "@powersweep/runtime";
+
+const model = (i: number) => ({
+  name: `m${i}`,
+  dModel: 64,
+  nLayers: 2,
+  nHeads: 4,
+  dHead: 16,
+  mlpHidden: 256,
+  baseWidth: 32,
+});
+
+/** models × 10 tokens × 10 batchSize × 10 lr × seeds. */
+function sweepOf(trials: number) {
+  const seeds = trials >= 10_000 ? 10 : 1;
+  const models = trials / (1000 * seeds);
+  return {
+    kind: "lr-grid",
+    name: `bench ${trials}`,
+    tags: ["bench"],
+    axes: {
+      models: Array.from({ length: models }, (_, i) => model(i)),
+      tokens: { geometric: { from: 1e5, factor: 2, count: 10 } },
+      batchSize: { geometric: { from: 4, factor: 2, count: 10 } },
+      lr: { logspace: { from: 1e-4, to: 3e-2, num: 10 } },
+      seeds: { count: seeds },
+    },
+  };
+}
+
+const percentile = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
+};
+
+export async function run(): Promise<Record<string, unknown>> {
+  const base = loadConfig();
+  await ensurePostgres(base.databaseUrl);
+  await ensureRedis(base.redisUrl);
+  await migrate(base.databaseUrl);
+  const prefix = `bench-api-${Date.now().toString(36)}`;
+  const config = { ...base, redisPrefix: prefix, port: 0, maxTrialsPerSweep: 200_000 };
+  const db = createDb({ url: config.databaseUrl });
+  const redis = createRedis({ url: config.redisUrl });
+  const trialQueue = createTrialQueue(redis, prefix);
+  const rawQueue = createTrialQueue(redis, `${prefix}-raw`);
+  const app = buildServer({ db, redis, trialQueue, config, auth: true });
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  const address = app.server.address();
+  const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+  const token = await createApiToken(db, { name: `bench-${prefix}`, scopes: ["submit"] });
+  const headers = { authorization: `Bearer ${token.token}`, "content-type": "application/json" };
+  const created: string[] = [];
+  const out: Record<string, unknown> = {};
+
+  const submit = async (trials: number) => {
+    const t0 = performance.now();
+    const res = await fetch(`${url}/v1/sweeps`, { method: "POST", headers, body: JSON.stringify(sweepOf(trials)) });
+    const body = (await res.json()) as { id: string; trialCount: number };
+    const ms = performance.now() - t0;
+    if (res.status !== 201 || body.trialCount !== trials)
+      throw new Error(`submit ${trials}: ${res.status} ${JSON.stringify(body)}`);
+    created.push(body.id);
+    return { id: body.id, ms };
+  };
+  const rawAddBulk = async (n: number) => {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i += ENQUEUE_CHUNK) {
+      const jobs = Array.from({ length: Math.min(ENQUEUE_CHUNK, n - i) }, (_, j) => {
+        const id = `raw-${n}-${i + j}`;
+        return { name: "trial", data: { trialId: id, sweepId: "raw" }, opts: trialJobOptions({ id, sweepId: "raw" }) };
+      });
+      await rawQueue.addBulk(jobs);
+    }
+    return performance.now() - t0;
+  };
+
+  try {
+    // A small sweep to read while the big one is accepted.
+    const probe = await submit(1000);
+    for (const n of [1000, 10_000, 100_000]) {
+      const rawMs = await rawAddBulk(n);
+      let reads: number[] = [];
+      let acceptMs: number;
+      if (n === 100_000) {
+        let done = false;
+        const reader = async () => {
+          while (!done) {
+            const t0 = performance.now();
+            const r = await fetch(`${url}/v1/sweeps/${probe.id}`, { headers });
+            await r.arrayBuffer();
+            reads.push(performance.now() - t0);
+            await new Promise((res) => setTimeout(res, 20));
+          }
+        };
+        const readers = Array.from({ length: 4 }, reader);
+        const lag = monitorEventLoopDelay({ resolution: 10 });
+        lag.enable();
+        acceptMs = (await submit(n)).ms;
+        lag.disable();
+        out.eventLoopDelayP99MsDuring100k = Number((lag.percentile(99) / 1e6).toFixed(1));
+        out.eventLoopDelayMaxMsDuring100k = Number((lag.max / 1e6).toFixed(1));
+        done = true;
+        await Promise.all(readers);
+      } else {
+        acceptMs = (await submit(n)).ms;
+        reads = [];
+      }
+      out[`accept${n / 1000}kMs`] = Math.round(acceptMs);
+      out[`rawAddBulk${n / 1000}kMs`] = Math.round(rawMs);
+      out[`accept${n / 1000}kOverRaw`] = Number((acceptMs / rawMs).toFixed(2));
+      if (reads.length) {
+        out.readsDuring100k = reads.length;
+        out.readP50MsDuring100k = Number(percentile(reads, 50).toFixed(1));
+        out.readP99MsDuring100k = Number(percentile(reads, 99).toFixed(1));
+        out.readMaxMsDuring100k = Number(Math.max(...reads).toFixed(1));
+      }
+    }
+    out.targets = "accept within 2× raw addBulk; read p99 < 100 ms";
+    return out;
+  } finally {
+    await app.close();
+    await db.sweep.deleteMany({ where: { id: { in: created } } });
+    await db.apiToken.deleteMany({ where: { name: `bench-${prefix}` } });
+    await trialQueue.obliterate({ force: true }).catch(() => {});
+    await rawQueue.obliterate({ force: true }).catch(() => {});
+    await trialQueue.close();
+    await rawQueue.close();
+    redis.disconnect();
+    await db.$disconnect();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) console.log(await run());

@@ -1,0 +1,5 @@
+export * from "./reconcile.ts";
+export * from "./results.ts";
+export * from "./sweeps.ts";
+export * from "./tokens.ts";
+export * from "./workers.ts";
