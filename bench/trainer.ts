@@ -1,0 +1,126 @@
+// Trainer throughput: tokens/s of one training step (forward + backward + AdamW) of the μP GPT
+// on the default tfjs backend, for the two configs ENVIRONMENT.md measured, and — when PyTorch is
+// importable — the reference torch script on the same configs (OPENBLAS_NUM_THREADS=1, 2 threads)
+// and the ratio tfjs/torch. Synthetic uniform tokens, byte vocab 256 (speed does not depend on data).
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { loadavg } from "node:os";
+import { join } from "node:path";
+import { createAdamW, createGPT, initBackend, trainStep } from "@powersweep/model";
+import { referenceTorchCommand } from "../packages/trainer/src/exec.ts";
+
+/** The Python the torch trainer uses (Debian's python3-torch lives under /usr/bin). */
+const PYTHON = referenceTorchCommand()[0]!;
+
+interface BenchConfig {
+  name: string;
+  dModel: number;
+  nLayers: number;
+  nHeads: number;
+  seqLen: number;
+  batchSize: number;
+}
+
+const CONFIGS: BenchConfig[] = [
+  { name: "d64-L2-seq128-b16", dModel: 64, nLayers: 2, nHeads: 2, seqLen: 128, batchSize: 16 },
+  { name: "d128-L4-seq128-b16", dModel: 128, nLayers: 4, nHeads: 2, seqLen: 128, batchSize: 16 },
+];
+const VOCAB = 256;
+const WARM_STEPS = 3;
+const TIMED_SECONDS = 8; // time at least this long (and at least 5 steps)
+const TORCH_SCRIPT = join(import.meta.dirname, "../../shared/reference/torch-gpt-bench.py");
+
+/** SwiGLU hidden width as in the reference scripts: 8d/3 rounded up to a multiple of 32. */
+const mlpHiddenFor = (d: number) => Math.ceil((8 * d) / 3 / 32) * 32;
+
+function tfjsTokensPerSecond(c: BenchConfig): { tokensPerSecond: number; msPerStep: number; steps: number } {
+  const model = createGPT(
+    {
+      name: c.name,
+      dModel: c.dModel,
+      nLayers: c.nLayers,
+      nHeads: c.nHeads,
+      dHead: c.dModel / c.nHeads,
+      mlpHidden: mlpHiddenFor(c.dModel),
+      baseWidth: 64,
+      embMultiplier: 10,
+      residualMultiplier: 0.25,
+      initStd: 0.02,
+      vocabSize: VOCAB,
+      seqLen: c.seqLen,
+    },
+    0,
+  );
+  const optimizer = createAdamW(model, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 });
+  let s = 1;
+  const next = () => {
+    s = (s * 1103515245 + 12345) >>> 0;
+    return (s >>> 16) % VOCAB;
+  };
+  const random = () => Int32Array.from({ length: c.batchSize * c.seqLen }, next);
+  const step = () => trainStep(model, optimizer, random(), random(), c.batchSize, 3e-3);
+  for (let i = 0; i < WARM_STEPS; i++) step();
+  const started = performance.now();
+  let steps = 0;
+  while (steps < 5 || performance.now() - started < TIMED_SECONDS * 1000) {
+    step();
+    steps++;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  optimizer.dispose();
+  model.dispose();
+  return { tokensPerSecond: (steps * c.batchSize * c.seqLen) / seconds, msPerStep: (seconds * 1000) / steps, steps };
+}
+
+function torchTokensPerSecond(c: BenchConfig): number | null {
+  if (!existsSync(TORCH_SCRIPT)) return null;
+  try {
+    execFileSync(PYTHON, ["-c", "import torch"], { stdio: "ignore" });
+  } catch {
+    return null;
+  }
+  const args = [
+    "--d",
+    c.dModel,
+    "--L",
+    c.nLayers,
+    "--H",
+    c.nHeads,
+    "--T",
+    c.seqLen,
+    "--B",
+    c.batchSize,
+    "--V",
+    VOCAB,
+    "--steps",
+    20,
+    "--threads",
+    2,
+  ];
+  const out = execFileSync(PYTHON, [TORCH_SCRIPT, ...args.map(String)], {
+    env: { ...process.env, OPENBLAS_NUM_THREADS: "1" },
+    encoding: "utf8",
+  });
+  const line = out.trim().split("\n").at(-1) ?? "{}";
+  return (JSON.parse(line) as { tokPerSec: number }).tokPerSec;
+}
+
+export async function run(): Promise<Record<string, unknown>> {
+  const backend = await initBackend();
+  // Other processes on this 2-core machine distort the numbers: record the load they ran under.
+  const results: Record<string, unknown> = { backend, loadAverage1mBefore: loadavg()[0] };
+  for (const c of CONFIGS) {
+    const tfjs = tfjsTokensPerSecond(c);
+    const torch = torchTokensPerSecond(c);
+    results[c.name] = {
+      tfjsTokensPerSecond: Math.round(tfjs.tokensPerSecond),
+      tfjsMsPerStep: +tfjs.msPerStep.toFixed(1),
+      timedSteps: tfjs.steps,
+      torchTokensPerSecond: torch,
+      ratioTfjsOverTorch: torch ? +(tfjs.tokensPerSecond / torch).toFixed(3) : null,
+      note: torch ? undefined : `${PYTHON}: torch not importable here: no torch reference measured`,
+    };
+  }
+  results.loadAverage1mAfter = loadavg()[0];
+  return results;
+}

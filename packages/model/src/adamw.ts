@@ -1,0 +1,111 @@
+// AdamW (decoupled weight decay) with per-group learning rates. The schedule supplies η each step;
+// each group uses η·lrScale (μP: hidden matrices η/m_width, everything else η) and hidden matrices
+// also decay: p ← p·(1 − η_group·weightDecay) − η_group·m̂/(√v̂ + ε).
+import type { Optimizer } from "@powersweep/spec";
+import * as tf from "@tensorflow/tfjs";
+import type { GPT } from "./gpt.ts";
+
+export interface AdamW {
+  /** Number of updates applied so far (the bias-correction step t). */
+  readonly t: number;
+  /** First/second moments by parameter name (checkpoints). */
+  readonly moments: Map<string, { m: tf.Variable; v: tf.Variable }>;
+  /** Apply one update with schedule lr η; grads keyed by the variables' names (tf.variableGrads). */
+  step(grads: tf.NamedTensorMap, lr: number): void;
+  /** Restore the step count (after loading moments from a checkpoint). */
+  setStep(t: number): void;
+  dispose(): void;
+}
+
+export function createAdamW(model: GPT, options: Optimizer): AdamW {
+  const { beta1, beta2, eps, weightDecay } = options;
+  const moments = new Map<string, { m: tf.Variable; v: tf.Variable }>();
+  for (const [name, p] of model.params) {
+    moments.set(
+      name,
+      tf.tidy(() => ({ m: tf.variable(tf.zerosLike(p), false), v: tf.variable(tf.zerosLike(p), false) })),
+    );
+  }
+  let t = 0;
+  return {
+    get t() {
+      return t;
+    },
+    moments,
+    step(grads, lr) {
+      t++;
+      const bc1 = 1 - beta1 ** t;
+      const bc2 = 1 - beta2 ** t;
+      tf.tidy(() => {
+        for (const group of model.groups) {
+          const groupLr = lr * group.lrScale;
+          const decay = group.weightDecay ? 1 - groupLr * weightDecay : 1;
+          for (const name of group.params) {
+            const p = model.params.get(name) as tf.Variable;
+            const grad = grads[p.name];
+            if (!grad) throw new Error(`AdamW: no gradient for ${name}`);
+            const mo = moments.get(name) as { m: tf.Variable; v: tf.Variable };
+            const m = mo.m.mul(beta1).add(grad.mul(1 - beta1));
+            const v = mo.v.mul(beta2).add(grad.square().mul(1 - beta2));
+            mo.m.assign(m);
+            mo.v.assign(v);
+            const update = m.div(v.div(bc2).sqrt().add(eps)).mul(groupLr / bc1);
+            p.assign(decay === 1 ? p.sub(update) : p.mul(decay).sub(update));
+          }
+        }
+      });
+    },
+    setStep(step) {
+      t = step;
+    },
+    dispose() {
+      for (const { m, v } of moments.values()) {
+        m.dispose();
+        v.dispose();
+      }
+    },
+  };
+}
+
+/**
+ * One training step on a batch (row-major [batchSize, seqLen] ids/targets): forward, backward,
+ * AdamW update with schedule lr η. Returns the mean loss before the update. Leaves no tensors.
+ */
+export function trainStep(
+  model: GPT,
+  optimizer: AdamW,
+  inputs: Int32Array,
+  targets: Int32Array,
+  batchSize: number,
+  lr: number,
+): number {
+  const ids = tf.tensor1d(inputs, "int32");
+  const tgt = tf.tensor1d(targets, "int32");
+  try {
+    const vars = [...model.params.values()];
+    const { value, grads } = tf.variableGrads(() => model.loss(ids, tgt, batchSize), vars);
+    const loss = value.dataSync()[0] as number;
+    value.dispose();
+    // Skip the update on a non-finite loss: the caller stops the run as diverged.
+    if (Number.isFinite(loss)) optimizer.step(grads, lr);
+    tf.dispose(grads);
+    return loss;
+  } finally {
+    ids.dispose();
+    tgt.dispose();
+  }
+}
+
+/** Σ per-token loss·mask over one eval batch (mask 1 = counted target, 0 = padding). */
+export function maskedLossSum(
+  model: GPT,
+  inputs: Int32Array,
+  targets: Int32Array,
+  mask: Float32Array,
+  batchSize: number,
+): number {
+  return tf.tidy(() => {
+    const losses = model.tokenLosses(tf.tensor1d(inputs, "int32"), tf.tensor1d(targets, "int32"), batchSize);
+    return losses.mul(tf.tensor1d(mask)).sum().dataSync()[0] as number;
+  });
+}

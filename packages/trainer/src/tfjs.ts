@@ -1,0 +1,245 @@
+// The in-process TensorFlow.js trainer: one trial = load data, build the μP GPT
+// (packages/model), train for ceil(T / (β·seqLen)) AdamW steps with the schedule's η, evaluate
+// on the fixed held-out windows. Reads like nanoGPT's train.py: a plain loop.
+//
+//   steps      = ceil(tokens / (batchSize·seqLen)); each step sees batchSize·seqLen tokens
+//   lr(step)   = schedule(tokens seen before the step)           (packages/schedules)
+//   trainLoss  = mean of the last TRAIN_LOSS_WINDOW step losses
+//   testLoss   = Σ per-token CE over exactly evalTokens held-out targets / evalTokens
+//   perplexity = exp(testLoss)
+import { createBatchLoader, DataError, evalBatches, type LoaderState, loadDataset } from "@powersweep/data";
+import {
+  type AdamW,
+  type BackendName,
+  createAdamW,
+  createGPT,
+  type GPT,
+  type GPTConfig,
+  initBackend,
+  maskedLossSum,
+  trainStep,
+} from "@powersweep/model";
+import { createSchedule } from "@powersweep/schedules";
+import { type TrialConfig, TrialConfigSchema } from "@powersweep/spec";
+import { Value } from "@sinclair/typebox/value";
+import * as tf from "@tensorflow/tfjs";
+import { type CheckpointTensor, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import { divergenceReason } from "./divergence.ts";
+import { InvalidConfigError, type RunTrialOptions, type Trainer, type TrialResult } from "./types.ts";
+
+/** Final train loss = mean of this many last step losses. */
+export const TRAIN_LOSS_WINDOW = 10;
+
+export interface TfjsTrainerOptions {
+  /** Default: tfjs-node(-gpu) when installed, else wasm. */
+  backend?: BackendName;
+}
+
+/** What a checkpoint stores besides tensors. The only randomness during training is the data
+ * order, keyed by (seed, step) in the loader, so the loader state is the whole rng state. */
+interface CheckpointMeta {
+  config: TrialConfig;
+  step: number;
+  tokensSeen: number;
+  loader: LoaderState;
+  adamStep: number;
+  initialLoss: number | null;
+  recentLosses: number[];
+}
+
+export function createTfjsTrainer(options: TfjsTrainerOptions = {}): Trainer {
+  return { name: "tfjs", runTrial: (config, runOptions) => runTfjsTrial(config, runOptions, options) };
+}
+
+function checkTrialConfig(config: TrialConfig): void {
+  const first = Value.Errors(TrialConfigSchema, config).First();
+  if (first) throw new InvalidConfigError(`config${first.path.replaceAll("/", ".")}: ${first.message}`);
+}
+
+/** Model config for a trial: shape + μP multipliers from the trial, vocab from the data. */
+export function gptConfigFor(config: TrialConfig, vocabSize: number): GPTConfig {
+  return { ...config.model, ...config.mup, vocabSize, seqLen: config.seqLen, parametrization: "mup" };
+}
+
+async function runTfjsTrial(
+  config: TrialConfig,
+  options: RunTrialOptions = {},
+  trainerOptions: TfjsTrainerOptions,
+): Promise<TrialResult> {
+  const started = performance.now();
+  checkTrialConfig(config);
+  const { batchSize, seqLen, seed } = config;
+  const backend = `tfjs-${await initBackend(trainerOptions.backend)}`;
+
+  let dataset: Awaited<ReturnType<typeof loadDataset>>;
+  try {
+    dataset = await loadDataset({ corpus: config.corpus, tokenizer: config.tokenizer });
+  } catch (error) {
+    if (error instanceof DataError) throw new InvalidConfigError(error.message);
+    throw error;
+  }
+  const { train, test, vocabSize } = dataset;
+  if (train.length < seqLen + 1)
+    throw new InvalidConfigError(
+      `seqLen ${seqLen} needs ${seqLen + 1} training tokens; the corpus has ${train.length}`,
+    );
+  let evalSet: ReturnType<typeof evalBatches>;
+  try {
+    evalSet = evalBatches(test, { evalTokens: config.evalTokens, seqLen, batchSize });
+  } catch (error) {
+    if (error instanceof DataError) throw new InvalidConfigError(error.message);
+    throw error;
+  }
+  let schedule: (tokens: number) => number;
+  try {
+    schedule = createSchedule(config.schedule, { totalTokens: config.tokens, batchSize });
+  } catch (error) {
+    throw new InvalidConfigError(`schedule: ${(error as Error).message}`);
+  }
+
+  const tokensPerStep = batchSize * seqLen;
+  const totalSteps = Math.ceil(config.tokens / tokensPerStep);
+  const model = createGPT(gptConfigFor(config, vocabSize), seed);
+  const optimizer = createAdamW(model, config.optimizer);
+  try {
+    let step = 0;
+    let tokensSeen = 0;
+    let initialLoss: number | null = null;
+    let recentLosses: number[] = [];
+    let loaderState: LoaderState = { batchSize, seqLen, seed, startStep: 0, streamLength: train.length };
+
+    if (options.checkpointDir) {
+      const checkpoint = await loadCheckpoint<CheckpointMeta>(options.checkpointDir);
+      if (checkpoint) {
+        if (JSON.stringify(checkpoint.meta.config) !== JSON.stringify(config)) {
+          throw new InvalidConfigError(
+            `${options.checkpointDir} holds a checkpoint of a different trial config; refusing to resume from it`,
+          );
+        }
+        restoreTensors(model, optimizer, checkpoint.tensors);
+        ({ step, tokensSeen, initialLoss, recentLosses } = checkpoint.meta);
+        optimizer.setStep(checkpoint.meta.adamStep);
+        loaderState = checkpoint.meta.loader;
+      }
+    }
+    const loader = createBatchLoader(train, loaderState);
+    const save = async () => {
+      if (!options.checkpointDir) return false;
+      const meta: CheckpointMeta = {
+        config,
+        step,
+        tokensSeen,
+        loader: loader.position(),
+        adamStep: optimizer.t,
+        initialLoss,
+        recentLosses,
+      };
+      await saveCheckpoint(options.checkpointDir, { meta, tensors: snapshotTensors(model, optimizer) });
+      return true;
+    };
+
+    const sessionStart = performance.now();
+    const sessionTokens0 = tokensSeen;
+    const tokensPerSecond = () =>
+      (tokensSeen - sessionTokens0) / Math.max(1e-9, (performance.now() - sessionStart) / 1000);
+    const progressIntervalMs = options.progressIntervalMs ?? 1000;
+    let lastProgress = Number.NEGATIVE_INFINITY;
+    const every = options.checkpointEveryTokens ?? 0;
+    const trainLoss = () =>
+      recentLosses.length ? recentLosses.reduce((a, b) => a + b, 0) / recentLosses.length : null;
+    const result = (status: TrialResult["status"], extra: Partial<TrialResult> = {}): TrialResult => ({
+      status,
+      trainLoss: trainLoss(),
+      testLoss: null,
+      testPerplexity: null,
+      tokensSeen,
+      steps: step,
+      tokensPerSecond: tokensPerSecond(),
+      wallSeconds: (performance.now() - started) / 1000,
+      backend,
+      ...extra,
+    });
+
+    while (step < totalSteps) {
+      if (options.signal?.aborted) return result("aborted", { checkpointSaved: await save() });
+      const lr = schedule(tokensSeen); // η at the tokens seen before this step
+      const batch = loader.next();
+      const loss = trainStep(model, optimizer, batch.inputs, batch.targets, batchSize, lr);
+      step++;
+      tokensSeen += tokensPerStep;
+      const reason = divergenceReason(loss, initialLoss, step);
+      if (initialLoss === null && Number.isFinite(loss)) initialLoss = loss;
+      if (Number.isFinite(loss)) recentLosses = [...recentLosses, loss].slice(-TRAIN_LOSS_WINDOW);
+      const now = performance.now();
+      if (reason || (step < totalSteps && now - lastProgress >= progressIntervalMs)) {
+        lastProgress = now;
+        options.onProgress?.({ step, tokens: tokensSeen, lr, trainLoss: loss, tokensPerSecond: tokensPerSecond() });
+      }
+      if (reason) return result("diverged", { reason, trainLoss: Number.isFinite(loss) ? loss : null });
+      if (every > 0 && Math.floor(tokensSeen / every) > Math.floor((tokensSeen - tokensPerStep) / every)) await save();
+      await new Promise<void>((resolve) => setImmediate(resolve)); // let heartbeats / lock renewals run
+    }
+    const trainedTokensPerSecond = tokensPerSecond();
+
+    // Held-out evaluation: exactly evalTokens counted targets (padding masked out).
+    let lossSum = 0;
+    for (const b of evalSet) {
+      lossSum += maskedLossSum(model, b.inputs, b.targets, b.mask, batchSize);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    const testLoss = lossSum / config.evalTokens;
+    options.onProgress?.({
+      step,
+      tokens: tokensSeen,
+      lr: schedule(Math.max(0, tokensSeen - tokensPerStep)),
+      trainLoss: recentLosses.at(-1) ?? Number.NaN,
+      evalLoss: testLoss,
+      tokensPerSecond: trainedTokensPerSecond,
+    });
+    if (!Number.isFinite(testLoss)) {
+      return result("diverged", { reason: `held-out loss is ${testLoss}`, tokensPerSecond: trainedTokensPerSecond });
+    }
+    return result("succeeded", {
+      testLoss,
+      testPerplexity: Math.exp(testLoss),
+      tokensPerSecond: trainedTokensPerSecond,
+    });
+  } finally {
+    optimizer.dispose();
+    model.dispose();
+  }
+}
+
+/** Parameters and AdamW moments as named float32 arrays (checkpoint order = model.params order). */
+export function snapshotTensors(model: GPT, optimizer: AdamW): CheckpointTensor[] {
+  const out: CheckpointTensor[] = [];
+  for (const [name, p] of model.params) {
+    const mo = optimizer.moments.get(name);
+    if (!mo) throw new Error(`no AdamW moments for ${name}`);
+    out.push({ name: `param/${name}`, shape: p.shape, data: p.dataSync() as Float32Array });
+    out.push({ name: `adam.m/${name}`, shape: p.shape, data: mo.m.dataSync() as Float32Array });
+    out.push({ name: `adam.v/${name}`, shape: p.shape, data: mo.v.dataSync() as Float32Array });
+  }
+  return out;
+}
+
+export function restoreTensors(model: GPT, optimizer: AdamW, tensors: CheckpointTensor[]): void {
+  const byName = new Map(tensors.map((t) => [t.name, t]));
+  const assign = (name: string, target: { shape: number[]; assign(t: never): void }) => {
+    const t = byName.get(name);
+    if (!t) throw new InvalidConfigError(`checkpoint lacks tensor ${name}`);
+    if (t.shape.join("x") !== target.shape.join("x"))
+      throw new InvalidConfigError(`checkpoint tensor ${name} has shape ${t.shape}, model expects ${target.shape}`);
+    target.assign(tf.tensor(t.data, t.shape, "float32") as never);
+  };
+  // tidy disposes the temporary tensors; the variables keep the assigned data
+  tf.tidy(() => {
+    for (const [name, p] of model.params) {
+      const mo = optimizer.moments.get(name);
+      if (!mo) throw new Error(`no AdamW moments for ${name}`);
+      assign(`param/${name}`, p);
+      assign(`adam.m/${name}`, mo.m);
+      assign(`adam.v/${name}`, mo.v);
+    }
+  });
+}
