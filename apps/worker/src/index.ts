@@ -1,0 +1,434 @@
+// The worker process: takes trial jobs from BullMQ, runs them on a trainer, records the lifecycle in
+// Postgres (packages/orchestrator results.ts) and heartbeats its Worker row.
+//
+// Slots: one BullMQ Worker with concurrency = number of slots, and a slot pool. With `devices`
+// each slot is a GPU (exec trainers get CUDA_VISIBLE_DEVICES=<device>); otherwise `concurrency`
+// CPU slots. So at most one trial runs per device at a time.
+//
+// Faults:
+//   SIGKILL       the job's lock expires (lockDurationMs) and another worker's stalled check
+//                 (stalledIntervalMs) puts it back; the next attempt resumes from
+//                 <checkpointDir>/<trialId> (checkpoints every checkpointEveryTokens).
+//   close()       (SIGTERM) stop fetching, abort running trials with reason "shutdown" (the
+//                 trainer checkpoints), put each trial back to queued and its job back to wait
+//                 (job.moveToWait + WaitingError: no attempt consumed), exit within the timeout.
+//   Redis lost    ioredis reconnects; results go to Postgres, so a vanished job still records.
+//   Postgres lost result writes retry with backoff (kept in memory until written, each retry logged).
+//   crash         trainer throws: back to queued and BullMQ retries with backoff; after the last
+//                 attempt, failed with errorClass "crash".
+//   invalid       InvalidConfigError: failed at once, errorClass "invalid-config" (UnrecoverableError).
+//   cancel        the cancel channel (and a poll of sweep status at each heartbeat) aborts running
+//                 trials of a cancelled sweep with reason "cancel"; they are recorded cancelled.
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { createDb, type Db } from "@powersweep/db";
+import {
+  type CancelMessage,
+  cancelChannel,
+  createFitQueue,
+  createRedis,
+  type FitQueue,
+  QUEUE_TRIALS,
+  requestFit,
+  type TrialJobData,
+} from "@powersweep/queue";
+import type { TrialConfig } from "@powersweep/spec";
+import {
+  createTrainer,
+  InvalidConfigError,
+  type Trainer,
+  type TrialProgress,
+  type TrialResult,
+} from "@powersweep/trainer";
+import { type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
+import type { Redis } from "ioredis";
+import pg from "pg";
+import {
+  type ClaimedTrial,
+  cancelledSweeps,
+  completeSweepIfDone,
+  heartbeat,
+  type MetricPoint,
+  markRunning,
+  recordMetrics,
+  recordResultDetailed,
+  registerWorker,
+  releaseTrial,
+  type TrialResultRecord,
+} from "@powersweep/orchestrator";
+
+export const WORKER_VERSION = "0.1.0";
+
+export interface WorkerOptions {
+  databaseUrl: string;
+  redisUrl: string;
+  redisPrefix: string;
+  /** Root of per-trial checkpoint directories (<checkpointDir>/<trialId>). */
+  checkpointDir: string;
+  /** GPU ids: one slot per device, each pinned with CUDA_VISIBLE_DEVICES for exec trainers. */
+  devices?: string[];
+  /** CPU slots when no devices are given (default 1). */
+  concurrency?: number;
+  /** Extra exec trainers: name → argv. */
+  execTrainers?: Record<string, string[]>;
+  /** Default: <host>:<pid>:<random>. */
+  workerId?: string;
+  /** Heartbeat period (default 2000 ms). */
+  heartbeatMs?: number;
+  /** BullMQ lock duration: a SIGKILLed worker's job is recovered after about this long (default 30 s). */
+  lockDurationMs?: number;
+  /** BullMQ stalled-job check period (default 30 s). */
+  stalledIntervalMs?: number;
+  /** Times a job may stall (worker died) before it fails (default 3). */
+  maxStalledCount?: number;
+  /** Checkpoint every N training tokens (default 0: only on abort). */
+  checkpointEveryTokens?: number;
+  /** Progress points are buffered and written every metricsFlushMs or metricsFlushPoints points. */
+  metricsFlushMs?: number;
+  metricsFlushPoints?: number;
+  /** Minimum ms between two trainer progress reports (default 1000). */
+  progressIntervalMs?: number;
+  /** close() waits this long for running trials to checkpoint and release (default 30 s). */
+  shutdownTimeoutMs?: number;
+  /** Debounce for refit requests (default 2000 ms). */
+  fitDebounceMs?: number;
+  /** Postgres pool size (default slots + 2). */
+  dbPoolSize?: number;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface RunningWorker {
+  id: string;
+  /** Graceful stop: running trials are checkpointed and released back to the queue. */
+  close(): Promise<void>;
+}
+
+interface Active {
+  trialId: string;
+  sweepId: string;
+  attempt: number;
+  controller: AbortController;
+  tokensPerSecond: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "";
+
+export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
+  const log =
+    options.log ?? ((msg, fields) => console.error(JSON.stringify({ t: new Date().toISOString(), msg, ...fields })));
+  const devices = options.devices?.filter((d) => d !== "") ?? [];
+  const slots = devices.length
+    ? devices.map((d) => ({ device: d, name: d }))
+    : Array.from({ length: Math.max(1, options.concurrency ?? 1) }, (_, i) => ({ device: null, name: `cpu:${i}` }));
+  const id = options.workerId ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+  const heartbeatMs = options.heartbeatMs ?? 2000;
+  const flushMs = options.metricsFlushMs ?? 2000;
+  const flushPoints = options.metricsFlushPoints ?? 200;
+  const fitDebounceMs = options.fitDebounceMs ?? 2000;
+
+  // Prisma for the fleet rows; a plain pg pool for the per-trial hot path (results.ts takes either).
+  const db: Db = createDb({ url: options.databaseUrl, max: 2 });
+  const sql = new pg.Pool({
+    connectionString: options.databaseUrl,
+    max: options.dbPoolSize ?? slots.length + 1,
+    connectionTimeoutMillis: 5000,
+  });
+  sql.on("error", (e) => log("postgres pool error", { error: errorText(e) }));
+  const connection = createRedis({ url: options.redisUrl, forWorker: true });
+  const queueConnection = createRedis({ url: options.redisUrl });
+  const subscriber = createRedis({ url: options.redisUrl, forWorker: true });
+  for (const c of [connection, queueConnection, subscriber])
+    c.on("error", (e) => log("redis error", { error: errorText(e) }));
+  const fitQueue: FitQueue = createFitQueue(queueConnection, options.redisPrefix);
+
+  let closing = false;
+  /** Retries a Postgres write with backoff until it succeeds (results are never dropped). */
+  async function persist<T>(label: string, fn: () => Promise<T>, maxTries = Number.POSITIVE_INFINITY): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (attempt >= maxTries) throw e;
+        const wait = Math.min(5000, 100 * 2 ** Math.min(attempt, 6));
+        log("postgres write failed, retrying", { op: label, attempt, retryInMs: wait, error: errorText(e) });
+        await sleep(wait);
+      }
+    }
+  }
+
+  await persist(
+    "registerWorker",
+    () =>
+      registerWorker(db, {
+        id,
+        host: hostname(),
+        pid: process.pid,
+        devices: slots.map((s) => s.name),
+        backend: ["tfjs", "torch", "sleep", ...Object.keys(options.execTrainers ?? {})].join(","),
+        version: WORKER_VERSION,
+      }),
+    20,
+  );
+
+  const freeSlots = [...slots.keys()];
+  const trainers = new Map<string, Promise<Trainer>>();
+  const getTrainer = (name: string, slot: number) => {
+    const key = `${name}@${slot}`;
+    let t = trainers.get(key);
+    if (!t) {
+      const device = slots[slot]?.device;
+      t = createTrainer(name, {
+        execTrainers: options.execTrainers,
+        env: device == null ? process.env : { ...process.env, CUDA_VISIBLE_DEVICES: device },
+      });
+      t.catch(() => trainers.delete(key));
+      trainers.set(key, t);
+    }
+    return t;
+  };
+  const active = new Map<string, Active>();
+  const lastFitRequest = new Map<string, number>();
+
+  async function afterResult(sweepId: string, checkSweep: boolean) {
+    if (checkSweep) await persist("completeSweepIfDone", () => completeSweepIfDone(sql, sweepId));
+    // The fit queue dedupes per sweep; skipping a request inside half the debounce window is safe
+    // because the pending (delayed) fit reads Postgres when it runs.
+    const now = Date.now();
+    if (now - (lastFitRequest.get(sweepId) ?? 0) < fitDebounceMs / 2) return;
+    lastFitRequest.set(sweepId, now);
+    await requestFit(fitQueue, sweepId, fitDebounceMs).catch((e) =>
+      log("refit request failed", { sweepId, error: errorText(e) }),
+    );
+  }
+
+  async function processTrial(job: Job<TrialJobData>, token?: string): Promise<unknown> {
+    const { trialId } = job.data;
+    const slot = freeSlots.shift();
+    if (slot === undefined) throw new Error("no free slot (concurrency above slots)");
+    try {
+      const claimed = await persist(
+        "markRunning",
+        () => markRunning(sql, trialId, id, { checkpointPath: join(options.checkpointDir, trialId) }),
+        30,
+      );
+      if (!claimed) return { skipped: true };
+      return await runClaimed(job, token, claimed, slot);
+    } finally {
+      freeSlots.push(slot);
+    }
+  }
+
+  async function runClaimed(
+    job: Job<TrialJobData>,
+    token: string | undefined,
+    claimed: ClaimedTrial,
+    slot: number,
+  ): Promise<unknown> {
+    const { id: trialId, sweepId, attempt } = claimed;
+    const checkpointPath = claimed.checkpointPath ?? join(options.checkpointDir, trialId);
+    const controller = new AbortController();
+    const entry: Active = { trialId, sweepId, attempt, controller, tokensPerSecond: 0 };
+    active.set(trialId, entry);
+    if (closing) controller.abort("shutdown");
+    // Metrics: buffered, written at a bounded rate; whatever is left goes with the result.
+    let buffer: MetricPoint[] = [];
+    let flushing: Promise<void> = Promise.resolve();
+    const flush = () => {
+      if (!buffer.length) return flushing;
+      const points = buffer;
+      buffer = [];
+      flushing = flushing.then(() =>
+        recordMetrics(sql, trialId, attempt, points).then(
+          () => {},
+          (e) => {
+            buffer = points.concat(buffer); // kept; written with the next flush or the result
+            log("metrics write failed, kept", { trialId, error: errorText(e) });
+          },
+        ),
+      );
+      return flushing;
+    };
+    const timer = setInterval(() => void flush(), flushMs);
+    const onProgress = (p: TrialProgress) => {
+      entry.tokensPerSecond = p.tokensPerSecond;
+      buffer.push({ step: p.step, tokens: p.tokens, lr: p.lr, trainLoss: p.trainLoss, evalLoss: p.evalLoss ?? null });
+      if (buffer.length >= flushPoints) void flush();
+    };
+    let result: TrialResult | null = null;
+    let thrown: unknown = null;
+    try {
+      const trainer = await getTrainer(claimed.trainer, slot);
+      result = await trainer.runTrial(claimed.config as TrialConfig, {
+        onProgress,
+        signal: controller.signal,
+        checkpointDir: checkpointPath,
+        checkpointEveryTokens: options.checkpointEveryTokens ?? 0,
+        progressIntervalMs: options.progressIntervalMs ?? 1000,
+      });
+    } catch (e) {
+      thrown = e;
+    } finally {
+      clearInterval(timer);
+      active.delete(trialId);
+    }
+    await flushing;
+    const metrics = buffer;
+    const reason = controller.signal.aborted ? String(controller.signal.reason) : null;
+
+    const finish = async (record: TrialResultRecord) => {
+      const { recorded, checkSweep } = await persist("recordResult", () =>
+        recordResultDetailed(sql, trialId, attempt, { ...record, checkpointPath, metrics }),
+      );
+      if (!recorded)
+        log("result already recorded or trial not running; nothing changed", {
+          trialId,
+          attempt,
+          status: record.status,
+        });
+      await afterResult(sweepId, checkSweep);
+    };
+
+    if (reason === "cancel" && (thrown || result?.status === "aborted")) {
+      await finish({
+        status: "cancelled",
+        error: "sweep cancelled",
+        errorClass: "cancelled",
+        tokensSeen: result?.tokensSeen ?? null,
+      });
+      return { status: "cancelled" };
+    }
+    if (reason === "shutdown" && (thrown || result?.status === "aborted")) {
+      // Back to queued and the job back to wait: no attempt consumed; the next run resumes.
+      if (metrics.length)
+        await persist("recordMetrics", () => recordMetrics(sql, trialId, attempt, metrics), 5).catch(() => {});
+      await persist("releaseTrial", () =>
+        releaseTrial(sql, trialId, attempt, { checkpointPath, error: "worker shut down", errorClass: "shutdown" }),
+      );
+      if (token) {
+        await job
+          .moveToWait(token)
+          .catch((e) => log("moveToWait failed (reconciler will re-enqueue)", { trialId, error: errorText(e) }));
+        throw new WaitingError();
+      }
+      return { status: "released" };
+    }
+    if (thrown instanceof InvalidConfigError || (thrown as Error | null)?.name === "InvalidConfigError") {
+      await finish({ status: "failed", error: errorText(thrown), errorClass: "invalid-config" });
+      throw new UnrecoverableError(`invalid config: ${errorText(thrown)}`);
+    }
+    if (thrown || !result || result.status === "aborted") {
+      const message = thrown ? errorText(thrown) : "trainer stopped without a result";
+      const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      if (last) {
+        await finish({ status: "failed", error: message, errorClass: "crash" });
+      } else {
+        if (metrics.length)
+          await persist("recordMetrics", () => recordMetrics(sql, trialId, attempt, metrics), 5).catch(() => {});
+        await persist("releaseTrial", () =>
+          releaseTrial(sql, trialId, attempt, { checkpointPath, error: message, errorClass: "crash" }),
+        );
+      }
+      log("trial crashed", { trialId, attempt, last, error: message });
+      throw thrown instanceof Error ? thrown : new Error(message);
+    }
+    await finish({
+      status: result.status === "diverged" ? "diverged" : "succeeded",
+      trainLoss: result.trainLoss,
+      testLoss: result.testLoss,
+      testPerplexity: result.testPerplexity,
+      tokensSeen: result.tokensSeen,
+      wallSeconds: result.wallSeconds,
+      tokensPerSecond: result.tokensPerSecond,
+      error: result.status === "diverged" ? (result.reason ?? "diverged") : null,
+      errorClass: result.status === "diverged" ? "diverged" : null,
+    });
+    return { status: result.status };
+  }
+
+  const worker = new Worker<TrialJobData>(QUEUE_TRIALS, processTrial, {
+    connection,
+    prefix: options.redisPrefix,
+    concurrency: slots.length,
+    lockDuration: options.lockDurationMs ?? 30_000,
+    stalledInterval: options.stalledIntervalMs ?? 30_000,
+    maxStalledCount: options.maxStalledCount ?? 3,
+    autorun: true,
+  });
+  worker.on("error", (e) => log("worker error", { error: errorText(e) }));
+
+  const abortSweep = (sweepId: string, trialIds?: string[]) => {
+    for (const a of active.values()) {
+      if (a.sweepId === sweepId && (!trialIds || trialIds.includes(a.trialId)) && !a.controller.signal.aborted) {
+        log("cancelling trial", { trialId: a.trialId, sweepId });
+        a.controller.abort("cancel");
+      }
+    }
+  };
+  const channel = cancelChannel(options.redisPrefix);
+  subscriber.on("message", (ch: string, text: string) => {
+    if (ch !== channel) return;
+    try {
+      const msg = JSON.parse(text) as CancelMessage;
+      abortSweep(msg.sweepId, msg.trialIds);
+    } catch (e) {
+      log("bad cancel message", { error: errorText(e) });
+    }
+  });
+  await subscriber.subscribe(channel);
+
+  let beating: Promise<void> = Promise.resolve();
+  const beat = async (state?: "stopping" | "stopped") => {
+    const running = [...active.values()];
+    const tps = running.reduce((s, a) => s + a.tokensPerSecond, 0);
+    try {
+      await heartbeat(db, id, {
+        state: state ?? (running.length ? "busy" : "idle"),
+        currentTrialId: running[0]?.trialId ?? null,
+        tokensPerSecond: running.length ? tps : null,
+      });
+      // Cancel notices can be missed (Redis down); the sweep's status in Postgres is the record.
+      if (running.length && !state) {
+        for (const s of await cancelledSweeps(sql, [...new Set(running.map((a) => a.sweepId))])) abortSweep(s);
+      }
+    } catch (e) {
+      log("heartbeat failed", { error: errorText(e) });
+    }
+  };
+  const hb = setInterval(() => {
+    beating = beating.then(() => beat());
+  }, heartbeatMs);
+  log("worker started", { workerId: id, slots: slots.map((s) => s.name), prefix: options.redisPrefix });
+
+  let closed: Promise<void> | null = null;
+  return {
+    id,
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        clearInterval(hb);
+        await beating;
+        await beat("stopping");
+        for (const a of active.values()) a.controller.abort("shutdown");
+        const done = worker.close();
+        const timeoutMs = options.shutdownTimeoutMs ?? 30_000;
+        const timedOut = await Promise.race([done.then(() => false), sleep(timeoutMs).then(() => true)]);
+        if (timedOut) {
+          log("shutdown timeout: closing with trials still running (their jobs will stall and be retried)", {
+            running: active.size,
+          });
+          await worker.close(true).catch(() => {});
+        }
+        await beat("stopped");
+        await subscriber.quit().catch(() => subscriber.disconnect());
+        await fitQueue.close().catch(() => {});
+        await Promise.all([connection, queueConnection].map((c: Redis) => c.quit().catch(() => c.disconnect())));
+        await db.$disconnect();
+        await sql.end();
+        log("worker stopped", { workerId: id });
+      })();
+      return closed;
+    },
+  };
+}

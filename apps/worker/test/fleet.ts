@@ -1,0 +1,193 @@
+// Test fixture for the worker fleet: sweeps inserted with Prisma and enqueued with packages/queue,
+// worker processes spawned with tsx (real Redis, real Postgres), and polling helpers.
+import { type ChildProcess, spawn } from "node:child_process";
+import { createHash, randomUUID } from "node:crypto";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createDb, type Db } from "@powersweep/db";
+import { createRedis, createTrialQueue, enqueueTrials, type TrialQueue } from "@powersweep/queue";
+import type { TrialConfig } from "@powersweep/spec";
+import type { Redis } from "ioredis";
+import { freshDatabaseUrl, testConfig, uniquePrefix } from "../../../test/env.ts";
+
+const ROOT = resolve(import.meta.dirname, "../../..");
+
+/** A tiny real training config (tfjs: d16, 1 layer, seq 16, batch 4). */
+export function tinyConfig(seed: number, tokens = 2048, lr = 1e-2): TrialConfig {
+  return {
+    model: { name: "d16-L1", dModel: 16, nLayers: 1, nHeads: 2, dHead: 8, mlpHidden: 32, baseWidth: 16 },
+    mup: { embMultiplier: 1, residualMultiplier: 1, initStd: 0.05 },
+    schedule: { type: "constant", lr, warmupTokens: 0 },
+    tokens,
+    batchSize: 4,
+    seqLen: 16,
+    corpus: { type: "sotu" },
+    tokenizer: { type: "byte" },
+    optimizer: { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 },
+    evalTokens: 256,
+    seed,
+  } as TrialConfig;
+}
+
+export interface Fleet {
+  db: Db;
+  redis: Redis;
+  queue: TrialQueue;
+  prefix: string;
+  checkpointDir: string;
+  workers: WorkerProc[];
+  spawnWorker(args?: string[], env?: NodeJS.ProcessEnv): Promise<WorkerProc>;
+  createSweep(
+    configs: TrialConfig[],
+    opts?: { trainer?: string; maxAttempts?: number; enqueue?: boolean },
+  ): Promise<{ sweepId: string; trialIds: string[] }>;
+  close(): Promise<void>;
+}
+
+export interface WorkerProc {
+  proc: ChildProcess;
+  id: string;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+export async function startFleet(label: string, baseEnv: NodeJS.ProcessEnv = {}): Promise<Fleet> {
+  // Each fleet gets its own database: reconcile() re-enqueues every queued trial of its database.
+  const config = testConfig({ databaseUrl: await freshDatabaseUrl(label) });
+  const prefix = uniquePrefix(label);
+  // A caller's DATABASE_URL (e.g. through a proxy) keeps its host but points at this fleet's database.
+  if (baseEnv.DATABASE_URL) {
+    const url = new URL(baseEnv.DATABASE_URL);
+    url.pathname = new URL(config.databaseUrl).pathname;
+    baseEnv = { ...baseEnv, DATABASE_URL: url.toString() };
+  }
+  const db = createDb({ url: config.databaseUrl, max: 4 });
+  const redis = createRedis({ url: config.redisUrl });
+  const queue = createTrialQueue(redis, prefix);
+  const checkpointDir = await mkdtemp(join(tmpdir(), `ps-worker-${label}-`));
+  const workers: WorkerProc[] = [];
+
+  async function spawnWorker(
+    args: string[] = ["--concurrency", "1"],
+    env: NodeJS.ProcessEnv = {},
+  ): Promise<WorkerProc> {
+    const proc = spawn(process.execPath, ["--import", "tsx", join(ROOT, "apps/worker/src/main.ts"), ...args], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        DATABASE_URL: config.databaseUrl,
+        REDIS_PREFIX: prefix,
+        CHECKPOINT_DIR: checkpointDir,
+        WORKER_LOCK_MS: "2000",
+        WORKER_STALLED_MS: "1000",
+        WORKER_HEARTBEAT_MS: "500",
+        WORKER_SHUTDOWN_MS: "10000",
+        WORKER_PROGRESS_MS: "200",
+        ...baseEnv,
+        ...env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    proc.stdout?.on("data", (d) => {
+      out += d;
+    });
+    proc.stderr?.on("data", (d) => {
+      out += d;
+    });
+    const exited = new Promise<number | null>((r) => proc.on("exit", (code) => r(code)));
+    const id = await new Promise<string>((res, rej) => {
+      const t = setTimeout(() => rej(new Error(`worker did not start:\n${out}`)), 30_000);
+      const check = () => {
+        const m = /"ready":true,"workerId":"([^"]+)"/.exec(out);
+        if (m?.[1]) {
+          clearTimeout(t);
+          res(m[1]);
+        }
+      };
+      proc.stdout?.on("data", check);
+      proc.on("exit", () => {
+        clearTimeout(t);
+        rej(new Error(`worker exited at start:\n${out}`));
+      });
+    });
+    const w = { proc, id, output: () => out, exited };
+    workers.push(w);
+    return w;
+  }
+
+  async function createSweep(configs: TrialConfig[], { trainer = "sleep", maxAttempts = 3, enqueue = true } = {}) {
+    const sweep = await db.sweep.create({
+      data: { name: `${label}-sweep`, kind: "lr_grid", spec: {}, trainer, maxAttempts, trialCount: configs.length },
+    });
+    const trialIds: string[] = [];
+    for (const c of configs) {
+      const t = await db.trial.create({
+        data: {
+          id: randomUUID(),
+          sweepId: sweep.id,
+          key: createHash("sha256").update(JSON.stringify(c)).digest("hex"),
+          config: c as object,
+          model: c.model.name,
+          dModel: c.model.dModel,
+          tokens: c.tokens,
+          batchSize: c.batchSize,
+          seed: c.seed,
+        },
+      });
+      trialIds.push(t.id);
+    }
+    if (enqueue)
+      await enqueueTrials(
+        queue,
+        trialIds.map((id) => ({ id, sweepId: sweep.id, maxAttempts })),
+      );
+    return { sweepId: sweep.id, trialIds };
+  }
+
+  return {
+    db,
+    redis,
+    queue,
+    prefix,
+    checkpointDir,
+    workers,
+    spawnWorker,
+    createSweep,
+    async close() {
+      for (const w of workers) if (w.proc.exitCode === null && w.proc.signalCode === null) w.proc.kill("SIGKILL");
+      await Promise.all(workers.map((w) => w.exited));
+      await queue.close();
+      redis.disconnect();
+      await db.$disconnect();
+    },
+  };
+}
+
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | null | undefined | false>,
+  timeoutMs = 45_000,
+  everyMs = 100,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export async function sweepDone(db: Db, sweepId: string, timeoutMs = 45_000) {
+  return waitFor(
+    `sweep ${sweepId} completed`,
+    async () => {
+      const s = await db.sweep.findUnique({ where: { id: sweepId } });
+      return s?.status === "completed" ? s : null;
+    },
+    timeoutMs,
+    200,
+  );
+}
