@@ -1,0 +1,514 @@
+#!/usr/bin/env python3
+"""The reference PyTorch trainer for powersweep's exec protocol (docs/exec-protocol.md).
+
+Reads ONE JSON object on stdin, trains the same μP GPT as packages/model (TensorFlow.js), and writes
+JSON lines on stdout: {"type": "progress", ...} then {"type": "result", ...} or {"type": "error", ...}.
+Standalone: only torch + the standard library. Uses CUDA when available, else CPU.
+
+Mirrors packages/trainer/src/tfjs.ts:
+  steps      = ceil(tokens / (batchSize·seqLen)); each step sees batchSize·seqLen tokens
+  lr(step)   = schedule(tokens seen before the step)
+  batches    = packages/data createBatchLoader: window starts from mulberry32(mixSeed(seed, step))
+  trainLoss  = mean of the last TRAIN_LOSS_WINDOW step losses
+  testLoss   = Σ per-token CE over exactly evalTokens held-out targets / evalTokens (evalBatches)
+  perplexity = exp(testLoss)
+
+Other modes (for cross-checks with the TypeScript side):
+  train.py --print-schedule   stdin {"schedule", "totalTokens", "batchSize", "tokens": [n...]}
+                              stdout {"lrs": [η(n)...]}
+"""
+import json
+import math
+import os
+import signal
+import sys
+import time
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # Debian's torch + OpenBLAS: 1 BLAS thread, torch threads do the rest
+
+TRAIN_LOSS_WINDOW = 10
+DIVERGENCE_FACTOR = 2.0  # packages/trainer/src/divergence.ts
+DIVERGENCE_MARGIN_NATS = 3.0
+CHECKPOINT_FILE = "torch-checkpoint.pt"
+U32 = 0xFFFFFFFF
+
+
+class InvalidConfig(Exception):
+    """The config cannot be trained; retrying will not help (→ InvalidConfigError on the Node side)."""
+
+
+def finite_or_none(x):
+    return x if x is not None and math.isfinite(x) else None
+
+
+def emit(obj):
+    sys.stdout.write(json.dumps(obj, allow_nan=False) + "\n")
+    sys.stdout.flush()
+
+
+# ---------------------------------------------------------------- schedules (packages/schedules)
+EXPONENTIAL_DECAY_RATE = 5.0  # packages/schedules EXPONENTIAL_DECAY_RATE
+
+
+def decay_factor(shape, p):
+    """f in eqs. 2 and 8 at progress p ∈ [0, 1] through the decay: 1 at p = 0, 0 at p = 1
+    (Hägele et al. cooldown shapes; identical to decayFactor in packages/schedules)."""
+    if shape == "linear":
+        return 1.0 - p
+    if shape == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * p))
+    if shape == "one-minus-sqrt":
+        return 1.0 - math.sqrt(p)
+    if shape == "exponential":
+        # a true exponential shifted and rescaled so that f(0) = 1 and f(1) = 0 exactly
+        end = math.exp(-EXPONENTIAL_DECAY_RATE)
+        return (math.exp(-EXPONENTIAL_DECAY_RATE * p) - end) / (1.0 - end)
+    raise InvalidConfig(f"schedule.decayShape: unknown shape {shape!r}")
+
+
+def make_schedule(spec, total_tokens, batch_size):
+    """η as a function of tokens seen n; mirrors createSchedule in packages/schedules (n is clamped
+    into [0, N], so a last step that overshoots N gets the final lr)."""
+    kind = spec.get("type")
+    N = float(total_tokens)
+    if not N > 0:
+        raise InvalidConfig(f"schedule: totalTokens must be > 0 (got {N})")
+    warmup = float(spec.get("warmupTokens", 0))
+    if not (math.isfinite(warmup) and 0 <= warmup <= N):
+        raise InvalidConfig(f"schedule: warmupTokens ({warmup}) must lie in [0, totalTokens={N}]")
+
+    def clamp(n):
+        return 0.0 if n <= 0 else N if n >= N else float(n)
+
+    if kind == "constant":
+        lr = spec["lr"]
+        return lambda tokens: (lambda n: lr * n / warmup if n < warmup else lr)(clamp(tokens))
+    if kind == "cosine":
+        lr, floor = spec["lr"], spec.get("minLrRatio", 0.0)
+        if warmup >= N:
+            raise InvalidConfig(f"schedule: warmupTokens ({warmup}) must be less than totalTokens ({N}) for cosine")
+        span = N - warmup
+
+        def cosine(tokens):
+            n = clamp(tokens)
+            if n < warmup:
+                return lr * n / warmup
+            return lr * (floor + (1.0 - floor) * decay_factor("cosine", (n - warmup) / span))
+
+        return cosine
+    if kind not in ("wsd", "power"):
+        raise InvalidConfig(f"schedule.type: unknown schedule {kind!r}")
+    decay_tokens = float(spec["decayFraction"]) * N
+    decay_start = N - decay_tokens  # N − N_decay
+    if warmup > decay_start:
+        raise InvalidConfig(f"schedule: warmupTokens ({warmup}) + decay ({decay_tokens}) exceed totalTokens ({N})")
+    shape = spec["decayShape"]
+    decay_factor(shape, 0.0)  # validate the shape now
+    if kind == "wsd":  # eq. 2
+        lr = spec["lr"]
+        peak, decay_from = lr, lr
+
+        def stable(n):
+            return lr
+
+    else:  # eq. 8 around eq. 7
+        a, b, eta_max = spec["powerA"], spec["powerB"], spec["etaMax"]
+
+        def stable(n):  # eq. 7: η_power(n) = min(η_max, β·a·n^b); n = 0 gives η_max
+            return eta_max if n <= 0 else min(eta_max, batch_size * a * n**b)
+
+        peak, decay_from = stable(warmup), stable(decay_start)  # η_power(N_warmup), η_power(N − N_decay)
+
+    def schedule(tokens):
+        n = clamp(tokens)
+        if n < warmup:
+            return peak * n / warmup
+        if n <= decay_start:
+            return stable(n)
+        return decay_from * decay_factor(shape, (n - decay_start) / decay_tokens)
+
+    return schedule
+
+
+# ---------------------------------------------------------------- data order (packages/data random.ts)
+def imul(a, b):
+    return (a * b) & U32
+
+
+def mix_seed(a, b):
+    """murmur3 finaliser; bit-identical to mixSeed in packages/data/src/random.ts."""
+    h = (imul(a & U32, 0x9E3779B1) ^ (b & U32)) & U32
+    h ^= h >> 16
+    h = imul(h, 0x85EBCA6B)
+    h ^= h >> 13
+    h = imul(h, 0xC2B2AE35)
+    h ^= h >> 16
+    return h
+
+
+def mulberry32(seed):
+    state = seed & U32
+
+    def rand():
+        nonlocal state
+        state = (state + 0x6D2B79F5) & U32
+        t = state
+        t = imul(t ^ (t >> 15), t | 1)
+        t ^= (t + imul(t ^ (t >> 7), t | 61)) & U32
+        return ((t ^ (t >> 14)) & U32) / 4294967296.0
+
+    return rand
+
+
+def window_starts(seed, step, batch_size, stream_length, seq_len):
+    """createBatchLoader: batch `step` depends only on (seed, step), so resuming is exact."""
+    rand = mulberry32(mix_seed(seed, step))
+    starts = stream_length - seq_len
+    return [math.floor(rand() * starts) for _ in range(batch_size)]
+
+
+def read_tokens(torch, path, dtype, vocab_size):
+    try:
+        with open(path, "rb") as f:
+            raw = bytearray(f.read())
+    except OSError as e:
+        raise InvalidConfig(f"data: cannot read {path} ({e.strerror})")
+    width = 2 if dtype == "uint16" else 4
+    if len(raw) == 0:
+        raise InvalidConfig(f"data: {path} is empty")
+    if dtype not in ("uint16", "uint32") or len(raw) % width:
+        raise InvalidConfig(f"data: {path} has {len(raw)} bytes, not a whole number of {dtype} tokens")
+    if dtype == "uint16":  # torch 1.13 has no uint16: read int16 and mask (little-endian files)
+        ids = torch.frombuffer(raw, dtype=torch.int16).to(torch.int32) & 0xFFFF
+    else:
+        ids = (torch.frombuffer(raw, dtype=torch.int32).to(torch.int64) & U32).to(torch.int32)
+    if ids.numel() and int(ids.max()) >= vocab_size:
+        raise InvalidConfig(f"data: {path} holds a token id ≥ vocabSize {vocab_size}")
+    return ids
+
+
+# ---------------------------------------------------------------- model (packages/model/src/gpt.ts)
+def build_model(torch, cfg, vocab_size, seq_len, seed):
+    """μP GPT, Table 1 of 2408.13359. Returns (params dict, forward(ids) → logits, param groups)."""
+    nn, F = torch.nn, torch.nn.functional
+    shape, mup = cfg["model"], cfg["mup"]
+    d, L, H, dh, hid = shape["dModel"], shape["nLayers"], shape["nHeads"], shape["dHead"], shape["mlpHidden"]
+    A = H * dh  # attention width
+    V, T = vocab_size, seq_len
+    m_width = d / shape["baseWidth"]  # m_width = d_model / d_base
+    init_std = mup["initStd"]
+    hidden_std = init_std / math.sqrt(m_width)  # Table 1: internal matrices
+    m_emb, m_res = mup["embMultiplier"], mup["residualMultiplier"]
+
+    gen = torch.Generator().manual_seed(seed)  # init on CPU: identical weights on CPU and CUDA
+    params = {}
+
+    def normal(name, *size, std):
+        params[name] = nn.Parameter(torch.randn(*size, generator=gen) * std)
+
+    def ones(name, n):
+        params[name] = nn.Parameter(torch.ones(n))
+
+    normal("wte", V, d, std=init_std)  # input embedding: not a hidden matrix
+    normal("wpe", T, d, std=init_std)  # learned positions: embedding-like
+    for l in range(L):
+        ones(f"h{l}.attnNorm", d)
+        normal(f"h{l}.wqkv", d, 3 * A, std=hidden_std)  # fused q|k|v
+        normal(f"h{l}.wo", A, d, std=hidden_std)
+        ones(f"h{l}.mlpNorm", d)
+        normal(f"h{l}.w13", d, 2 * hid, std=hidden_std)  # fused SwiGLU gate|up
+        normal(f"h{l}.w2", hid, d, std=hidden_std)
+    ones("normF", d)
+    normal("head", d, V, std=init_std)  # output embedding (untied): not a hidden matrix
+
+    hidden = [n for n in params if n.rsplit(".", 1)[-1] in ("wqkv", "wo", "w13", "w2")]
+    groups = [
+        # hidden matrices: lr η/m_width (Table 1), decoupled weight decay
+        {"name": "hidden", "names": hidden, "lrScale": 1.0 / m_width, "weightDecay": True},
+        # embeddings, positions, norm gains, output head: lr η, no weight decay
+        {"name": "other", "names": [n for n in params if n not in hidden], "lrScale": 1.0, "weightDecay": False},
+    ]
+    sdpa = getattr(F, "scaled_dot_product_attention", None)  # torch ≥ 2.0
+    q_scale = 1.0 / dh  # μP: q·k / d_head (not √d_head)
+
+    def rms_norm(x, gain, eps=1e-6):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * gain
+
+    masks = {}
+
+    def attention(h, l):
+        B = h.shape[0]
+        q, k, v = (h @ params[f"h{l}.wqkv"]).split(A, -1)  # (B, T, A) each
+        q, k, v = (t.view(B, T, H, dh).transpose(1, 2) for t in (q, k, v))  # (B, H, T, dh)
+        if sdpa is not None:
+            # sdpa divides by √dh; pre-scale q by √dh/dh so the logits are q·k/dh
+            y = sdpa(q * (math.sqrt(dh) * q_scale), k, v, is_causal=True)
+        else:
+            mask = masks.get(q.device)
+            if mask is None:
+                mask = masks[q.device] = torch.full((T, T), float("-inf"), device=q.device).triu(1)
+            att = torch.softmax((q * q_scale) @ k.transpose(-1, -2) + mask, -1)  # (B, H, T, T)
+            y = att @ v  # (B, H, T, dh)
+        return y.transpose(1, 2).reshape(B, T, A) @ params[f"h{l}.wo"]  # (B, T, d)
+
+    def mlp(h, l):
+        gate, up = (h @ params[f"h{l}.w13"]).split(hid, -1)  # (B, T, hid) each
+        return (F.silu(gate) * up) @ params[f"h{l}.w2"]  # (B, T, d)
+
+    def forward(ids):
+        x = (params["wte"][ids] + params["wpe"]) * m_emb  # (B, T, d); × m_emb (Table 1)
+        for l in range(L):
+            x = x + attention(rms_norm(x, params[f"h{l}.attnNorm"]), l) * m_res  # × m_res before the add
+            x = x + mlp(rms_norm(x, params[f"h{l}.mlpNorm"]), l) * m_res
+        return (rms_norm(x, params["normF"]) / m_width) @ params["head"]  # μP readout: logits × 1/m_width
+
+    return params, forward, groups
+
+
+# ---------------------------------------------------------------- the trial
+def validate(cfg):
+    shape = cfg["model"]
+    for key in ("dModel", "nLayers", "nHeads", "dHead", "mlpHidden", "baseWidth"):
+        if not isinstance(shape.get(key), int) or shape[key] < 1:
+            raise InvalidConfig(f"config.model.{key} must be a positive integer")
+    for key in ("embMultiplier", "residualMultiplier", "initStd"):
+        if not (isinstance(cfg["mup"].get(key), (int, float)) and cfg["mup"][key] > 0):
+            raise InvalidConfig(f"config.mup.{key} must be positive")
+    if cfg["tokenizer"]["type"] != "byte" and cfg["corpus"]["type"] == "token-file":
+        raise InvalidConfig("token-file corpora are already tokenised; use the byte tokenizer")
+
+
+def run_trial(job, stop):
+    import torch
+
+    started = time.perf_counter()
+    cfg = job["config"]
+    validate(cfg)
+    data = job.get("data") or (cfg["corpus"] if cfg["corpus"]["type"] == "token-file" else None)
+    if data is None:
+        raise InvalidConfig("no token files: the stdin JSON needs data {trainPath, testPath, dtype, vocabSize}")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        torch.set_num_threads(int(os.environ.get("POWERSWEEP_TORCH_THREADS", os.cpu_count() or 1)))
+    backend = f"torch-{torch.__version__}-{device}"
+
+    batch_size, seq_len, seed = cfg["batchSize"], cfg["seqLen"], cfg["seed"]
+    vocab_size = int(data["vocabSize"])
+    train = read_tokens(torch, data["trainPath"], data["dtype"], vocab_size)
+    test = read_tokens(torch, data["testPath"], data["dtype"], vocab_size)
+    if train.numel() < seq_len + 1:
+        raise InvalidConfig(f"seqLen {seq_len} needs {seq_len + 1} training tokens; the corpus has {train.numel()}")
+    eval_tokens = cfg["evalTokens"]
+    if test.numel() < seq_len + 1:
+        raise InvalidConfig(f"seqLen {seq_len} is longer than the test stream allows ({test.numel()} tokens)")
+    if eval_tokens > test.numel() - 1:
+        raise InvalidConfig(f"evalTokens {eval_tokens} exceeds the held-out targets available ({test.numel() - 1})")
+    schedule = make_schedule(cfg["schedule"], cfg["tokens"], batch_size)
+
+    tokens_per_step = batch_size * seq_len
+    total_steps = math.ceil(cfg["tokens"] / tokens_per_step)
+    params, forward, groups = build_model(torch, cfg, vocab_size, seq_len, seed)
+    for p in params.values():
+        p.data = p.data.to(device)
+    opt_cfg = cfg["optimizer"]
+    optimizer = torch.optim.AdamW(
+        [
+            {
+                "params": [params[n] for n in g["names"]],
+                "lr": 0.0,
+                "weight_decay": opt_cfg["weightDecay"] if g["weightDecay"] else 0.0,
+                "lrScale": g["lrScale"],
+            }
+            for g in groups
+        ],
+        betas=(opt_cfg["beta1"], opt_cfg["beta2"]),
+        eps=opt_cfg["eps"],
+    )
+    train_dev = train.to(device)
+    offsets = torch.arange(seq_len + 1, device=device)
+
+    state = {"step": 0, "tokensSeen": 0, "initialLoss": None, "recentLosses": []}
+    ckpt_dir = job.get("checkpointDir")
+    ckpt_path = os.path.join(ckpt_dir, CHECKPOINT_FILE) if ckpt_dir else None
+    if ckpt_path and os.path.exists(ckpt_path):
+        saved = torch.load(ckpt_path, map_location="cpu")  # rng state must stay on the CPU; copy_ moves the rest
+        if json.dumps(saved["config"], sort_keys=True) != json.dumps(cfg, sort_keys=True):
+            raise InvalidConfig(f"{ckpt_dir} holds a checkpoint of a different trial config; refusing to resume from it")
+        for name, p in params.items():
+            p.data.copy_(saved["params"][name])
+        optimizer.load_state_dict(saved["optimizer"])
+        state = saved["state"]
+        torch.set_rng_state(saved["rng"])
+
+    def save():
+        if not ckpt_path:
+            return False
+        os.makedirs(ckpt_dir, exist_ok=True)
+        tmp = f"{ckpt_path}.tmp-{os.getpid()}"
+        blob = {
+            "config": cfg,
+            "params": {n: p.detach().cpu() for n, p in params.items()},
+            "optimizer": optimizer.state_dict(),
+            "state": state,  # the data order is keyed by (seed, step): step is the whole loader state
+            "rng": torch.get_rng_state(),
+        }
+        torch.save(blob, tmp)
+        os.replace(tmp, ckpt_path)  # atomic: a reader sees the old or the new checkpoint, never half
+        return True
+
+    session_start, session_tokens0 = time.perf_counter(), state["tokensSeen"]
+
+    def tokens_per_second():
+        return (state["tokensSeen"] - session_tokens0) / max(1e-9, time.perf_counter() - session_start)
+
+    def train_loss():
+        r = state["recentLosses"]
+        return sum(r) / len(r) if r else None
+
+    def result(status, **extra):
+        out = {
+            "type": "result",
+            "status": status,
+            "trainLoss": finite_or_none(train_loss()),
+            "testLoss": None,
+            "testPerplexity": None,
+            "tokensSeen": state["tokensSeen"],
+            "steps": state["step"],
+            "tokensPerSecond": tokens_per_second(),
+            "wallSeconds": time.perf_counter() - started,
+            "backend": backend,
+        }
+        out.update(extra)
+        return out
+
+    progress_s = job.get("progressIntervalMs", 1000) / 1000.0
+    every = job.get("checkpointEveryTokens") or 0
+    last_progress = -math.inf
+    while state["step"] < total_steps:
+        if stop["requested"]:
+            return result("aborted", checkpointSaved=save())
+        step = state["step"]
+        lr = schedule(state["tokensSeen"])  # η at the tokens seen before this step
+        for g in optimizer.param_groups:
+            g["lr"] = lr * g["lrScale"]  # μP: hidden matrices get η/m_width
+        starts = torch.tensor(window_starts(seed, step, batch_size, train.numel(), seq_len), device=device)
+        windows = train_dev[starts[:, None] + offsets].long()  # (B, T+1)
+        ids, targets = windows[:, :-1], windows[:, 1:]
+        logits = forward(ids)  # (B, T, V)
+        loss_t = torch.nn.functional.cross_entropy(logits.reshape(-1, vocab_size), targets.reshape(-1))
+        optimizer.zero_grad(set_to_none=True)
+        loss_t.backward()
+        optimizer.step()
+        loss = loss_t.item()
+        state["step"] = step + 1
+        state["tokensSeen"] += tokens_per_step
+        reason = None
+        init = state["initialLoss"]
+        if not math.isfinite(loss):
+            reason = f"loss is {loss} at step {state['step']}"
+        elif init is not None and loss > max(DIVERGENCE_FACTOR * init, init + DIVERGENCE_MARGIN_NATS):
+            threshold = max(DIVERGENCE_FACTOR * init, init + DIVERGENCE_MARGIN_NATS)
+            reason = (
+                f"loss {loss:.3f} at step {state['step']} exceeds max(2 × initial, initial + 3) = "
+                f"{threshold:.3f} (initial {init:.3f})"
+            )
+        if init is None and math.isfinite(loss):
+            state["initialLoss"] = loss
+        if math.isfinite(loss):
+            state["recentLosses"] = (state["recentLosses"] + [loss])[-TRAIN_LOSS_WINDOW:]
+        now = time.perf_counter()
+        if reason or (state["step"] < total_steps and now - last_progress >= progress_s):
+            last_progress = now
+            emit(
+                {
+                    "type": "progress",
+                    "step": state["step"],
+                    "tokens": state["tokensSeen"],
+                    "lr": lr,
+                    "trainLoss": finite_or_none(loss),
+                    "tokensPerSecond": tokens_per_second(),
+                }
+            )
+        if reason:
+            return result("diverged", reason=reason, trainLoss=finite_or_none(loss))
+        tokens = state["tokensSeen"]
+        if every > 0 and tokens // every > (tokens - tokens_per_step) // every:
+            save()
+    trained_tps = tokens_per_second()
+
+    # Held-out evaluation (packages/data evalBatches): contiguous windows from the start of the
+    # test stream; the counted targets are exactly test[1 … evalTokens].
+    windows = math.ceil(eval_tokens / seq_len)
+    loss_sum = 0.0
+    with torch.no_grad():
+        for first in range(0, windows, batch_size):
+            if stop["requested"]:
+                return result("aborted", checkpointSaved=save(), tokensPerSecond=trained_tps)
+            rows = min(batch_size, windows - first)
+            ids = torch.zeros(rows, seq_len, dtype=torch.long)
+            targets = torch.zeros(rows, seq_len, dtype=torch.long)
+            mask = torch.zeros(rows, seq_len)
+            for r in range(rows):
+                start = (first + r) * seq_len
+                counted = min(seq_len, eval_tokens - start)
+                ids[r, :counted] = test[start : start + counted]
+                targets[r, :counted] = test[start + 1 : start + counted + 1]
+                mask[r, :counted] = 1.0
+            logits = forward(ids.to(device))
+            per_token = torch.nn.functional.cross_entropy(
+                logits.reshape(-1, vocab_size), targets.to(device).reshape(-1), reduction="none"
+            )
+            loss_sum += float((per_token * mask.to(device).reshape(-1)).sum())
+    test_loss = loss_sum / eval_tokens
+    last = state["recentLosses"][-1] if state["recentLosses"] else None
+    emit(
+        {
+            "type": "progress",
+            "step": state["step"],
+            "tokens": state["tokensSeen"],
+            "lr": schedule(max(0, state["tokensSeen"] - tokens_per_step)),
+            "trainLoss": finite_or_none(last),
+            "evalLoss": finite_or_none(test_loss),
+            "tokensPerSecond": trained_tps,
+        }
+    )
+    if not math.isfinite(test_loss):
+        return result("diverged", reason=f"held-out loss is {test_loss}", tokensPerSecond=trained_tps)
+    return result("succeeded", testLoss=test_loss, testPerplexity=math.exp(test_loss), tokensPerSecond=trained_tps)
+
+
+def print_schedule(job):
+    schedule = make_schedule(job["schedule"], job["totalTokens"], job["batchSize"])
+    emit({"lrs": [schedule(float(n)) for n in job["tokens"]]})
+
+
+def main():
+    stop = {"requested": False}
+
+    def on_term(signum, frame):  # finish the current step, checkpoint, report "aborted"
+        stop["requested"] = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        job = json.loads(sys.stdin.read())
+    except json.JSONDecodeError as e:
+        emit({"type": "error", "class": "invalid-config", "message": f"stdin is not one JSON object: {e}"})
+        return 0
+    try:
+        if "--print-schedule" in sys.argv[1:]:
+            print_schedule(job)
+        else:
+            emit(run_trial(job, stop))
+    except InvalidConfig as e:
+        emit({"type": "error", "class": "invalid-config", "message": str(e)})
+    except Exception as e:  # noqa: BLE001 — report anything else as a crash, with its text
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+        emit({"type": "error", "class": "crash", "message": f"{type(e).__name__}: {e}"})
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
