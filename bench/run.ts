@@ -2,7 +2,7 @@
 // to bench/results.json, and prints them. BENCHMARKS.md summarises them beside their references.
 // Run one with `npm run bench -- fit` (names: the file names without .ts).
 import { readdirSync, writeFileSync } from "node:fs";
-import { hostname, cpus, totalmem } from "node:os";
+import { cpus, hostname, totalmem } from "node:os";
 import { join } from "node:path";
 
 const dir = import.meta.dirname;
@@ -32,7 +32,13 @@ for (const name of names) {
 
 const out = {
   date: new Date().toISOString(),
-  machine: { host: hostname(), cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+  machine: {
+    host: hostname(),
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+  },
   results,
 };
 const file = join(dir, only.length ? `results-${only.join("-")}.json` : "results.json");

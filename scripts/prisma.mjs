@@ -5,9 +5,9 @@
 // the CLI's WASM schema engine (prisma.config.ts: engine "js"). The CLI still checks that engine
 // paths exist, so point them at a placeholder file.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -25,5 +25,9 @@ const env = {
 };
 const cli = join(root, "node_modules", "prisma", "build", "index.js");
 const preload = join(root, "scripts", "prisma-unref-timers.cjs");
-const res = spawnSync(process.execPath, ["--require", preload, cli, ...process.argv.slice(2)], { cwd: root, env, stdio: "inherit" });
+const res = spawnSync(process.execPath, ["--require", preload, cli, ...process.argv.slice(2)], {
+  cwd: root,
+  env,
+  stdio: "inherit",
+});
 process.exit(res.status ?? 1);

@@ -3,12 +3,22 @@
 // runs a real CLI subcommand against the compose Postgres/Redis, and Redis is set up for BullMQ.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
 
 const root = join(import.meta.dirname, "..");
 const compose = parse(readFileSync(join(root, "docker-compose.yml"), "utf8"), { merge: true }) as {
-  services: Record<string, { command?: string[]; environment?: Record<string, string>; depends_on?: Record<string, { condition: string }>; healthcheck?: unknown; build?: string; image?: string }>;
+  services: Record<
+    string,
+    {
+      command?: string[];
+      environment?: Record<string, string>;
+      depends_on?: Record<string, { condition: string }>;
+      healthcheck?: unknown;
+      build?: string;
+      image?: string;
+    }
+  >;
 };
 const cli = readFileSync(join(root, "apps", "cli", "src", "main.ts"), "utf8");
 

@@ -2,9 +2,9 @@
 // prisma/migrations, and removes both afterwards. Test files and the processes they spawn read
 // them from DATABASE_URL / REDIS_URL / REDIS_PREFIX (see test/env.ts).
 import { randomBytes } from "node:crypto";
-import pg from "pg";
-import { Redis } from "ioredis";
 import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, ensurePostgres, ensureRedis, migrate } from "@powersweep/runtime";
+import { Redis } from "ioredis";
+import pg from "pg";
 
 export default async function setup() {
   const id = `${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
@@ -47,8 +47,11 @@ export default async function setup() {
     const admin2 = new pg.Client({ connectionString: adminUrl.toString() });
     await admin2.connect();
     // This run's database, its template, and every clone made from it.
-    const { rows } = await admin2.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE $1", [`${dbName}%`]);
-    for (const { datname } of rows) await admin2.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`);
+    const { rows } = await admin2.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE $1", [
+      `${dbName}%`,
+    ]);
+    for (const { datname } of rows)
+      await admin2.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`);
     await admin2.end();
   };
 }

@@ -49,8 +49,15 @@ export class ApiClient {
     const text = await res.text();
     const parsed = text ? safeJson(text) : undefined;
     if (!res.ok) {
-      if (res.status === 401) throw new CliError("unauthorised: pass --token or set POWERSWEEP_TOKEN (create one with `powersweep token create`)");
-      const problem = (parsed as ProblemDetails | undefined) ?? { title: res.statusText, status: res.status, detail: text };
+      if (res.status === 401)
+        throw new CliError(
+          "unauthorised: pass --token or set POWERSWEEP_TOKEN (create one with `powersweep token create`)",
+        );
+      const problem = (parsed as ProblemDetails | undefined) ?? {
+        title: res.statusText,
+        status: res.status,
+        detail: text,
+      };
       throw new CliError(formatProblem({ status: res.status, ...problem }));
     }
     return parsed as T;

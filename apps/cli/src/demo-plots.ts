@@ -13,13 +13,22 @@ export interface PlotTrial {
 }
 
 const uniqSorted = (xs: number[]) => [...new Set(xs)].sort((a, b) => a - b);
-const fmtT = (t: number) => (t >= 1e6 ? `${+(t / 1e6).toPrecision(3)}M` : t >= 1e3 ? `${+(t / 1e3).toPrecision(3)}k` : String(t));
+const fmtT = (t: number) =>
+  t >= 1e6 ? `${+(t / 1e6).toPrecision(3)}M` : t >= 1e3 ? `${+(t / 1e3).toPrecision(3)}k` : String(t);
 
 function seriesFor(fit: SweepFit, trials: PlotTrial[], model: string, tokens: number, batchSize: number) {
   const opt = fit.etaOpt.find((g) => g.model === model && g.tokens === tokens && g.batchSize === batchSize);
   return {
     points: trials
-      .filter((t) => t.model === model && t.tokens === tokens && t.batchSize === batchSize && t.status === "succeeded" && t.lr != null && t.testLoss != null)
+      .filter(
+        (t) =>
+          t.model === model &&
+          t.tokens === tokens &&
+          t.batchSize === batchSize &&
+          t.status === "succeeded" &&
+          t.lr != null &&
+          t.testLoss != null,
+      )
       .map((t) => ({ lr: t.lr as number, testLoss: t.testLoss as number })),
     etaOpt: opt?.etaOpt ?? null,
     lossAtOpt: opt?.lossAtOpt ?? null,
@@ -51,7 +60,9 @@ export function demoFigures(fit: SweepFit, trials: PlotTrial[]): Record<string, 
   figures["gamma-vs-tokens.svg"] = gammaVsTokensChart(
     {
       points: fit.gamma.map((g) => ({ tokens: g.tokens, gamma: g.gamma, group: g.model })),
-      law: law ? { a: law.a, b: law.b, aCI: ci?.a ?? null, bCI: ci?.b ?? null, r2: law.r2, cov: law.cov, n: law.n } : null,
+      law: law
+        ? { a: law.a, b: law.b, aCI: ci?.a ?? null, bCI: ci?.b ?? null, r2: law.r2, cov: law.cov, n: law.n }
+        : null,
     },
     { ...size, title: "γ = η_opt/β vs T with the fitted γ = a·T^b and its 95% band" },
   );
@@ -62,7 +73,9 @@ export function demoFigures(fit: SweepFit, trials: PlotTrial[]): Record<string, 
       law: bLaw ? { a: bLaw.c, b: bLaw.d, r2: bLaw.r2 } : null,
       series: models.map((m) => ({
         label: m,
-        points: fit.batchSizeLaw.table.filter((r) => r.model === m).map((r) => ({ tokens: r.tokens, batchSize: r.batchSize })),
+        points: fit.batchSizeLaw.table
+          .filter((r) => r.model === m)
+          .map((r) => ({ tokens: r.tokens, batchSize: r.batchSize })),
       })),
     },
     { ...size, title: "B_opt(T): the batch size with the lowest loss at its η_opt" },

@@ -9,13 +9,13 @@ import { createDb } from "@powersweep/db";
 import type { SweepFit } from "@powersweep/fit";
 import { cancelSweep, createApiToken } from "@powersweep/orchestrator";
 import { createRedis, createTrialQueue } from "@powersweep/queue";
-import { type PowersweepConfig, loadConfig } from "@powersweep/runtime";
+import { loadConfig, type PowersweepConfig } from "@powersweep/runtime";
 import { ApiClient } from "./client.ts";
 import { prepareServices } from "./commands/stack.ts";
 import { demoFigures, type PlotTrial } from "./demo-plots.ts";
 import { CliError } from "./errors.ts";
 import { formatFit } from "./fit-format.ts";
-import { type SweepSummary, formatSeconds, progressLine } from "./format.ts";
+import { formatSeconds, progressLine, type SweepSummary } from "./format.ts";
 
 const root = join(import.meta.dirname, "..", "..", "..");
 const WORKERS = 2;
@@ -35,11 +35,27 @@ export function demoConfig(env: NodeJS.ProcessEnv = process.env): PowersweepConf
 
 function spawnWorker(config: PowersweepConfig, i: number, logDir: string): ChildProcess {
   const log = createWriteStream(join(logDir, `worker-${i}.log`));
-  const child = spawn(process.execPath, [join(root, "node_modules", "tsx", "dist", "cli.mjs"), join(root, "apps", "cli", "src", "main.ts"), "worker", "--concurrency", "1"], {
-    cwd: root,
-    env: { ...process.env, DATABASE_URL: config.databaseUrl, REDIS_URL: config.redisUrl, REDIS_PREFIX: config.redisPrefix, CHECKPOINT_DIR: config.checkpointDir },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      join(root, "node_modules", "tsx", "dist", "cli.mjs"),
+      join(root, "apps", "cli", "src", "main.ts"),
+      "worker",
+      "--concurrency",
+      "1",
+    ],
+    {
+      cwd: root,
+      env: {
+        ...process.env,
+        DATABASE_URL: config.databaseUrl,
+        REDIS_URL: config.redisUrl,
+        REDIS_PREFIX: config.redisPrefix,
+        CHECKPOINT_DIR: config.checkpointDir,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
   return child;
@@ -74,7 +90,9 @@ export async function demo(o: { quick?: boolean; keep?: boolean; out: string }) 
   const outDir = join(process.cwd(), o.out);
   mkdirSync(outDir, { recursive: true });
 
-  say(`services: Postgres ${new URL(config.databaseUrl).pathname.slice(1)}, Redis prefix ${config.redisPrefix}; migrating`);
+  say(
+    `services: Postgres ${new URL(config.databaseUrl).pathname.slice(1)}, Redis prefix ${config.redisPrefix}; migrating`,
+  );
   await prepareServices(config);
 
   // A demo interrupted earlier may have left queued trials: cancel them so they don't compete.
@@ -82,7 +100,11 @@ export async function demo(o: { quick?: boolean; keep?: boolean; out: string }) 
   const redis = createRedis({ url: config.redisUrl });
   const trialQueue = createTrialQueue(redis, config.redisPrefix);
   const leftovers = await db.sweep.findMany({ where: { status: { in: ["queued", "running"] } }, select: { id: true } });
-  for (const s of leftovers) await cancelSweep({ db, trialQueue, redis, redisPrefix: config.redisPrefix, maxTrialsPerSweep: config.maxTrialsPerSweep }, s.id);
+  for (const s of leftovers)
+    await cancelSweep(
+      { db, trialQueue, redis, redisPrefix: config.redisPrefix, maxTrialsPerSweep: config.maxTrialsPerSweep },
+      s.id,
+    );
   if (leftovers.length) say(`cancelled ${leftovers.length} unfinished sweep(s) left by an earlier demo`);
 
   const { api, port } = await listenApi(config);
@@ -105,13 +127,20 @@ export async function demo(o: { quick?: boolean; keep?: boolean; out: string }) 
     const { token } = await createApiToken(db, { name: `demo-${Date.now().toString(36)}`, scopes: ["admin"] });
     const client = new ApiClient({ server, token });
     const file = join(root, "examples", o.quick ? "demo-quick.yaml" : "demo.yaml");
-    const created = await client.post<{ id: string; trialCount: number }>("/v1/sweeps", readFileSync(file, "utf8"), "application/yaml");
+    const created = await client.post<{ id: string; trialCount: number }>(
+      "/v1/sweeps",
+      readFileSync(file, "utf8"),
+      "application/yaml",
+    );
     say(`submitted ${file.slice(root.length + 1)}: sweep ${created.id}, ${created.trialCount} trials`);
 
     const summary = await follow(client, created.id, say);
     const c = summary.counts;
     say(`sweep ${summary.status}: ${c.succeeded ?? 0} succeeded, ${c.diverged ?? 0} diverged, ${c.failed ?? 0} failed`);
-    if ((c.failed ?? 0) > 0) throw new CliError(`${c.failed} trials failed: see ${o.out}/worker-*.log and \`powersweep trials ${created.id} --status failed\``);
+    if ((c.failed ?? 0) > 0)
+      throw new CliError(
+        `${c.failed} trials failed: see ${o.out}/worker-*.log and \`powersweep trials ${created.id} --status failed\``,
+      );
 
     const fit = await waitForFit(client, created.id, (c.succeeded ?? 0) + (c.diverged ?? 0));
     console.log(`\n${formatFit(fit)}\n`);
@@ -122,7 +151,10 @@ export async function demo(o: { quick?: boolean; keep?: boolean; out: string }) 
     writeFileSync(join(outDir, "fit.json"), `${JSON.stringify(fit, null, 2)}\n`);
     const csv = await client.getText(`/v1/sweeps/${created.id}/fit?format=csv&table=etaOpt`);
     writeFileSync(join(outDir, "eta-opt.csv"), csv);
-    writeFileSync(join(outDir, "gamma.csv"), await client.getText(`/v1/sweeps/${created.id}/fit?format=csv&table=gamma`));
+    writeFileSync(
+      join(outDir, "gamma.csv"),
+      await client.getText(`/v1/sweeps/${created.id}/fit?format=csv&table=gamma`),
+    );
     say(`wrote ${Object.keys(figures).length} plots, fit.json, eta-opt.csv and gamma.csv to ${o.out}/`);
     console.log(
       [
@@ -136,7 +168,9 @@ export async function demo(o: { quick?: boolean; keep?: boolean; out: string }) 
     say(`done in ${formatSeconds((Date.now() - t0) / 1000)}`);
 
     if (o.keep) {
-      console.log(`\ndashboard: ${server}/#token=${token}\nAPI token (admin): ${token}\nthe stack keeps running; Ctrl-C to stop`);
+      console.log(
+        `\ndashboard: ${server}/#token=${token}\nAPI token (admin): ${token}\nthe stack keeps running; Ctrl-C to stop`,
+      );
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);
         process.once("SIGTERM", resolve);
@@ -175,7 +209,8 @@ async function waitForFit(client: ApiClient, id: string, finished: number, timeo
   for (;;) {
     const fit = await client.get<SweepFit & { inputs: { rowCount: number } }>(`/v1/sweeps/${id}/fit`).catch(() => null);
     if (fit && fit.inputs?.rowCount >= finished) return fit;
-    if (Date.now() - started > timeoutMs) throw new CliError(`no fit covering all ${finished} results after ${timeoutMs / 1000} s: is the fitter running?`);
+    if (Date.now() - started > timeoutMs)
+      throw new CliError(`no fit covering all ${finished} results after ${timeoutMs / 1000} s: is the fitter running?`);
     await new Promise((r) => setTimeout(r, 500));
   }
 }

@@ -3,13 +3,17 @@
 import type { PowerLaw, SweepFit } from "@powersweep/fit";
 import { renderTable } from "./format.ts";
 
-const sci = (v: number | null | undefined, digits = 3) => (typeof v === "number" && Number.isFinite(v) ? v.toExponential(digits) : "–");
-const fixed = (v: number | null | undefined, digits = 4) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(digits) : "–");
+const sci = (v: number | null | undefined, digits = 3) =>
+  typeof v === "number" && Number.isFinite(v) ? v.toExponential(digits) : "–";
+const fixed = (v: number | null | undefined, digits = 4) =>
+  typeof v === "number" && Number.isFinite(v) ? v.toFixed(digits) : "–";
 
 export function formatLaw(law: PowerLaw | null, label = "γ = a·T^b"): string {
   if (!law) return `${label}: not fitted (needs γ at 2 or more token budgets away from the grid edges)`;
   const ci = law.ci95 ?? law.ci95Analytic;
-  const ciText = ci ? `  95% CI: a ∈ [${sci(ci.a[0], 2)}, ${sci(ci.a[1], 2)}], b ∈ [${fixed(ci.b[0], 3)}, ${fixed(ci.b[1], 3)}]` : "  (no CI: fewer than 3 points)";
+  const ciText = ci
+    ? `  95% CI: a ∈ [${sci(ci.a[0], 2)}, ${sci(ci.a[1], 2)}], b ∈ [${fixed(ci.b[0], 3)}, ${fixed(ci.b[1], 3)}]`
+    : "  (no CI: fewer than 3 points)";
   return `${label}: a = ${sci(law.a)}, b = ${fixed(law.b, 3)}, R² = ${fixed(law.r2, 3)}, n = ${law.n}\n${ciText}`;
 }
 
@@ -55,18 +59,36 @@ export function formatFit(fit: SweepFit): string {
   for (const [model, law] of Object.entries(fit.law.perModel)) {
     if (Object.keys(fit.law.perModel).length > 1) parts.push(formatLaw(law, `law for ${model}`));
   }
-  if (fit.law.transfer) parts.push(`transfer across sizes: ${fit.law.transfer.agree ? "b agrees" : "b DISAGREES"} — ${fit.law.transfer.detail}`);
+  if (fit.law.transfer)
+    parts.push(
+      `transfer across sizes: ${fit.law.transfer.agree ? "b agrees" : "b DISAGREES"} — ${fit.law.transfer.detail}`,
+    );
   const bTable = fit.batchSizeLaw.table;
   if (bTable.length) {
     parts.push("", "B_opt(T) (batch size with the lowest loss at its η_opt):");
-    parts.push(renderTable(bTable.map((r) => ({ model: r.model, tokens: sci(r.tokens, 2), bOpt: String(r.batchSize), lossAtOpt: fixed(r.lossAtOpt) }))));
+    parts.push(
+      renderTable(
+        bTable.map((r) => ({
+          model: r.model,
+          tokens: sci(r.tokens, 2),
+          bOpt: String(r.batchSize),
+          lossAtOpt: fixed(r.lossAtOpt),
+        })),
+      ),
+    );
     for (const [model, f] of Object.entries(fit.batchSizeLaw.perModel)) {
-      if (f) parts.push(`B_opt = c·T^d for ${model}: c = ${sci(f.c)}, d = ${fixed(f.d, 3)}${f.ci95D ? ` (95% CI [${fixed(f.ci95D[0], 3)}, ${fixed(f.ci95D[1], 3)}])` : ""}, R² = ${fixed(f.r2, 3)}`);
+      if (f)
+        parts.push(
+          `B_opt = c·T^d for ${model}: c = ${sci(f.c)}, d = ${fixed(f.d, 3)}${f.ci95D ? ` (95% CI [${fixed(f.ci95D[0], 3)}, ${fixed(f.ci95D[1], 3)}])` : ""}, R² = ${fixed(f.r2, 3)}`,
+        );
     }
   }
   if (fit.powerSweep?.best) {
     const p = fit.powerSweep;
-    parts.push("", `power sweep: best a = ${p.best!.powerA}, b = ${p.best!.powerB}; loss spread along a ${fixed(p.spreadAlongA)} vs along b ${fixed(p.spreadAlongB)} nats (flatter: ${p.flatter ?? "–"})`);
+    parts.push(
+      "",
+      `power sweep: best a = ${p.best!.powerA}, b = ${p.best!.powerB}; loss spread along a ${fixed(p.spreadAlongA)} vs along b ${fixed(p.spreadAlongB)} nats (flatter: ${p.flatter ?? "–"})`,
+    );
   }
   if (fit.warnings.length) parts.push("", "warnings:", ...fit.warnings.map((w) => `  ! ${w}`));
   return parts.join("\n");

@@ -54,6 +54,14 @@ export function renderTable(rows: Array<Record<string, string>>): string {
   if (!rows.length) return "";
   const cols = Object.keys(rows[0]!);
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => (r[c] ?? "").length)));
-  const line = (cells: string[]) => cells.map((v, i) => v.padEnd(widths[i]!)).join("  ").trimEnd();
-  return [line(cols), line(widths.map((w) => "-".repeat(w))), ...rows.map((r) => line(cols.map((c) => r[c] ?? "")))].join("\n");
+  const line = (cells: string[]) =>
+    cells
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
+  return [
+    line(cols),
+    line(widths.map((w) => "-".repeat(w))),
+    ...rows.map((r) => line(cols.map((c) => r[c] ?? ""))),
+  ].join("\n");
 }

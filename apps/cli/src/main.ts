@@ -1,7 +1,7 @@
 #!/usr/bin/env -S npx tsx
+import { loadConfig, ServiceUnavailableError } from "@powersweep/runtime";
 // powersweep: the command-line interface. Exit codes: 0 success, 1 usage, 2 server or validation error.
 import { Command, CommanderError, Option } from "commander";
-import { ServiceUnavailableError, loadConfig } from "@powersweep/runtime";
 import { CliError, EXIT_SERVER, EXIT_USAGE } from "./errors.ts";
 
 const program = new Command("powersweep")
@@ -66,16 +66,16 @@ const token = program.command("token").description("API tokens");
 token
   .command("create")
   .requiredOption("--name <name>", "a unique name")
-  .addOption(new Option("--scope <scope>", "what the token may do").choices(["read", "submit", "admin"]).default("submit"))
+  .addOption(
+    new Option("--scope <scope>", "what the token may do").choices(["read", "submit", "admin"]).default("submit"),
+  )
   .option("--json", "machine-readable output")
   .action(async (o) => (await import("./commands/tokens.ts")).createToken(o));
 token
   .command("list")
   .option("--json", "machine-readable output")
   .action(async (o) => (await import("./commands/tokens.ts")).listTokens(o));
-token
-  .command("revoke <name>")
-  .action(async (name) => (await import("./commands/tokens.ts")).revokeToken(name));
+token.command("revoke <name>").action(async (name) => (await import("./commands/tokens.ts")).revokeToken(name));
 
 // --- sweeps ---------------------------------------------------------------------------------
 program
@@ -140,7 +140,9 @@ program
 program
   .command("schedule")
   .description("print the LR curve the trainer would use")
-  .addOption(new Option("--type <type>", "schedule type").choices(["constant", "cosine", "wsd", "power"]).makeOptionMandatory())
+  .addOption(
+    new Option("--type <type>", "schedule type").choices(["constant", "cosine", "wsd", "power"]).makeOptionMandatory(),
+  )
   .requiredOption("--tokens <N>", "total training tokens")
   .option("--lr <η>", "peak lr (constant, cosine, wsd)")
   .option("--a <a>", "power: a", "4")
@@ -149,7 +151,11 @@ program
   .option("--batch-size <β>", "power: batch size in sequences", "128")
   .option("--warmup-tokens <n>", "linear warmup", "0")
   .option("--decay-fraction <f>", "wsd/power: final decay fraction", "0.1")
-  .addOption(new Option("--decay-shape <shape>", "wsd/power decay shape").choices(["exponential", "linear", "cosine", "one-minus-sqrt"]).default("linear"))
+  .addOption(
+    new Option("--decay-shape <shape>", "wsd/power decay shape")
+      .choices(["exponential", "linear", "cosine", "one-minus-sqrt"])
+      .default("linear"),
+  )
   .option("--min-lr-ratio <r>", "cosine: final lr / peak", "0")
   .option("--points <K>", "rows to print", "21")
   .option("--csv", "CSV output")

@@ -13,7 +13,12 @@ let stop: () => Promise<void>;
 
 beforeAll(async () => {
   const port = await freePort();
-  const config = testConfig({ port, databaseUrl: await freshDatabaseUrl("cli"), redisPrefix: uniquePrefix("cli"), checkpointDir: join(dir, "ckpt") });
+  const config = testConfig({
+    port,
+    databaseUrl: await freshDatabaseUrl("cli"),
+    redisPrefix: uniquePrefix("cli"),
+    checkpointDir: join(dir, "ckpt"),
+  });
   const { startApi } = await import("@powersweep/api");
   const { startWorker } = await import("@powersweep/worker");
   const { startFitter } = await import("@powersweep/fitter");
@@ -25,9 +30,16 @@ beforeAll(async () => {
     await fitter.close();
     await api.close();
   };
-  const created = await runCli(["token", "create", "--name", `cli-${config.redisPrefix}`, "--scope", "admin", "--json"], { DATABASE_URL: config.databaseUrl });
+  const created = await runCli(
+    ["token", "create", "--name", `cli-${config.redisPrefix}`, "--scope", "admin", "--json"],
+    { DATABASE_URL: config.databaseUrl },
+  );
   expect(created.code, created.stderr).toBe(0);
-  env = { POWERSWEEP_SERVER: `http://127.0.0.1:${port}`, POWERSWEEP_TOKEN: JSON.parse(created.stdout).token, DATABASE_URL: config.databaseUrl };
+  env = {
+    POWERSWEEP_SERVER: `http://127.0.0.1:${port}`,
+    POWERSWEEP_TOKEN: JSON.parse(created.stdout).token,
+    DATABASE_URL: config.databaseUrl,
+  };
 }, 120_000);
 
 afterAll(async () => {
@@ -88,7 +100,10 @@ describe("powersweep CLI", { timeout: 180_000 }, () => {
           const lr = etaStar * 2 ** (k + 0.25);
           rows.push({ model: "m", tokens, batchSize, lr, testLoss: 3 + 0.2 * Math.log(lr / etaStar) ** 2 });
         }
-    const sub = await runCli(["submit", file("import.json", JSON.stringify({ kind: "import", name: "imported", rows })), "--json"], env);
+    const sub = await runCli(
+      ["submit", file("import.json", JSON.stringify({ kind: "import", name: "imported", rows })), "--json"],
+      env,
+    );
     expect(sub.code, sub.stderr).toBe(0);
     const { id } = JSON.parse(sub.stdout);
     let fit = await runCli(["fit", id], env);
@@ -105,7 +120,18 @@ describe("powersweep CLI", { timeout: 180_000 }, () => {
   });
 
   it("predicts with the paper's law: ≈ 0.0106 at T = 2e9, β = 128", async () => {
-    const res = await runCli(["predict", "--a", "4.6", "--b", "-0.51", "--tokens", "2e9", "--batch-size", "128", "--json"]);
+    const res = await runCli([
+      "predict",
+      "--a",
+      "4.6",
+      "--b",
+      "-0.51",
+      "--tokens",
+      "2e9",
+      "--batch-size",
+      "128",
+      "--json",
+    ]);
     expect(res.code, res.stderr).toBe(0);
     const out = JSON.parse(res.stdout);
     expect(out.lr).toBeCloseTo(0.0106, 4);
@@ -115,12 +141,35 @@ describe("powersweep CLI", { timeout: 180_000 }, () => {
   });
 
   it("prints the schedule the trainer would use, matching packages/schedules", async () => {
-    const res = await runCli(["schedule", "--type", "power", "--tokens", "1e6", "--batch-size", "8", "--warmup-tokens", "1e4", "--decay-shape", "exponential", "--points", "11", "--csv"]);
+    const res = await runCli([
+      "schedule",
+      "--type",
+      "power",
+      "--tokens",
+      "1e6",
+      "--batch-size",
+      "8",
+      "--warmup-tokens",
+      "1e4",
+      "--decay-shape",
+      "exponential",
+      "--points",
+      "11",
+      "--csv",
+    ]);
     expect(res.code, res.stderr).toBe(0);
     const lines = res.stdout.trim().split("\n");
     expect(lines[0]).toBe("tokens,lr");
     const expected = expectedLrCurve(
-      { type: "power", powerA: 4, powerB: -0.51, etaMax: 0.02, warmupTokens: 1e4, decayFraction: 0.1, decayShape: "exponential" },
+      {
+        type: "power",
+        powerA: 4,
+        powerB: -0.51,
+        etaMax: 0.02,
+        warmupTokens: 1e4,
+        decayFraction: 0.1,
+        decayShape: "exponential",
+      },
       { totalTokens: 1e6, batchSize: 8 },
       11,
     );
@@ -128,7 +177,18 @@ describe("powersweep CLI", { timeout: 180_000 }, () => {
   });
 
   it("rejects a bad sweep file naming the file, line and field, and writes nothing", async () => {
-    const bad = file("bad.yaml", ["kind: lr-grid", "name: bad", "axes:", "  models: [{ name: m, dModel: 16, nLayers: 1, nHeads: 1, dHead: 16, mlpHidden: 32, baseWidth: 16 }]", "  tokens: [-5]", "  batchSize: [2]", "  lr: [0.01]"].join("\n"));
+    const bad = file(
+      "bad.yaml",
+      [
+        "kind: lr-grid",
+        "name: bad",
+        "axes:",
+        "  models: [{ name: m, dModel: 16, nLayers: 1, nHeads: 1, dHead: 16, mlpHidden: 32, baseWidth: 16 }]",
+        "  tokens: [-5]",
+        "  batchSize: [2]",
+        "  lr: [0.01]",
+      ].join("\n"),
+    );
     const res = await runCli(["submit", bad], env);
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/bad\.yaml:5: \/axes\/tokens\/0/);

@@ -13,7 +13,11 @@ afterEach(() => {
 describe("powersweep start", () => {
   it("answers /readyz with 200 within 20 s", async () => {
     const port = await freePort();
-    child = spawnCli(["start"], { PORT: String(port), DATABASE_URL: await freshDatabaseUrl("start"), REDIS_PREFIX: uniquePrefix("start") });
+    child = spawnCli(["start"], {
+      PORT: String(port),
+      DATABASE_URL: await freshDatabaseUrl("start"),
+      REDIS_PREFIX: uniquePrefix("start"),
+    });
     const started = Date.now();
     let ready = 0;
     while (Date.now() - started < 20_000) {

@@ -1,9 +1,10 @@
 // The fitting service: consumes refit requests (one per finished trial, deduplicated and delayed per
 // sweep by packages/queue's requestFit) and stores a Fit for the sweep's current results.
-import { Worker } from "bullmq";
+
 import { createDb } from "@powersweep/db";
-import { type FitJobData, QUEUE_FITS, createRedis } from "@powersweep/queue";
+import { createRedis, type FitJobData, QUEUE_FITS } from "@powersweep/queue";
 import type { PowersweepConfig } from "@powersweep/runtime";
+import { Worker } from "bullmq";
 import { refitSweep } from "./refit.ts";
 
 export * from "./refit.ts";

@@ -16,7 +16,18 @@ const FITTED_STATUSES = ["succeeded", "diverged"] as const;
 export async function loadFitRows(db: Db, sweepId: string): Promise<Array<FitRow & { id: string }>> {
   const trials = await db.trial.findMany({
     where: { sweepId, status: { in: [...FITTED_STATUSES] } },
-    select: { id: true, model: true, tokens: true, batchSize: true, lr: true, powerA: true, powerB: true, seed: true, testLoss: true, status: true },
+    select: {
+      id: true,
+      model: true,
+      tokens: true,
+      batchSize: true,
+      lr: true,
+      powerA: true,
+      powerB: true,
+      seed: true,
+      testLoss: true,
+      status: true,
+    },
     orderBy: { id: "asc" },
   });
   return trials.map((t) => ({ ...t, status: t.status as string }));
@@ -29,12 +40,19 @@ export function fitInputHash(rows: Array<FitRow & { id: string }>, options: unkn
   return h.digest("hex");
 }
 
-export async function refitSweep(db: Db, sweepId: string, options: Record<string, unknown> = {}): Promise<RefitOutcome | null> {
+export async function refitSweep(
+  db: Db,
+  sweepId: string,
+  options: Record<string, unknown> = {},
+): Promise<RefitOutcome | null> {
   const sweep = await db.sweep.findUnique({ where: { id: sweepId }, select: { id: true } });
   if (!sweep) return null;
   const rows = await loadFitRows(db, sweepId);
   const inputHash = fitInputHash(rows, options);
-  const existing = await db.fit.findUnique({ where: { sweepId_inputHash: { sweepId, inputHash } }, select: { id: true } });
+  const existing = await db.fit.findUnique({
+    where: { sweepId_inputHash: { sweepId, inputHash } },
+    select: { id: true },
+  });
   if (existing) return { fitId: existing.id, reused: true, rows: rows.length };
   const result = fitSweep(rows, options);
   const fit = await db.fit.upsert({

@@ -1,11 +1,11 @@
 // The fitting service end to end on real Postgres/Redis: an imported sweep generated from a known
 // law is fitted by the running fitter after a refit request; an unchanged input reuses the fit;
 // the API serves the fit, CSV tables and predictions.
-import { createDb } from "@powersweep/db";
-import { createSweep } from "@powersweep/orchestrator";
-import { createFitQueue, createRedis, createTrialQueue, requestFit } from "@powersweep/queue";
+
 import { buildServer } from "@powersweep/api";
-import { createApiToken } from "@powersweep/orchestrator";
+import { createDb } from "@powersweep/db";
+import { createApiToken, createSweep } from "@powersweep/orchestrator";
+import { createFitQueue, createRedis, createTrialQueue, requestFit } from "@powersweep/queue";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testConfig, uniquePrefix } from "../../../test/env.ts";
 import { refitSweep, startFitter } from "../src/index.ts";
@@ -92,17 +92,29 @@ describe("fitter", () => {
       expect(fit.statusCode).toBe(200);
       expect(fit.json().law.pooled.b).toBeCloseTo(TRUTH.b, 2);
 
-      const csv = await app.inject({ method: "GET", url: `/v1/sweeps/${sweepId}/fit?format=csv&table=etaOpt`, headers: auth });
+      const csv = await app.inject({
+        method: "GET",
+        url: `/v1/sweeps/${sweepId}/fit?format=csv&table=etaOpt`,
+        headers: auth,
+      });
       expect(csv.headers["content-type"]).toMatch(/text\/csv/);
       expect(csv.body.trim().split("\n")).toHaveLength(1 + 16);
 
       // The paper's law: η = β·a·T^b = 128·4.6·(2e9)^−0.51 ≈ 0.0106.
-      const paper = await app.inject({ method: "GET", url: "/v1/predict?tokens=2e9&batchSize=128&a=4.6&b=-0.51", headers: auth });
+      const paper = await app.inject({
+        method: "GET",
+        url: "/v1/predict?tokens=2e9&batchSize=128&a=4.6&b=-0.51",
+        headers: auth,
+      });
       expect(paper.statusCode).toBe(200);
       expect(paper.json().lr).toBeCloseTo(0.0106, 4);
       expect(paper.json().schedule).toMatchObject({ type: "power", powerA: 4.6, powerB: -0.51 });
 
-      const fromSweep = await app.inject({ method: "GET", url: `/v1/predict?tokens=1e12&batchSize=1024&sweep=${sweepId}`, headers: auth });
+      const fromSweep = await app.inject({
+        method: "GET",
+        url: `/v1/predict?tokens=1e12&batchSize=1024&sweep=${sweepId}`,
+        headers: auth,
+      });
       const p = fromSweep.json();
       expect(p.lr).toBeCloseTo(1024 * TRUTH.a * 1e12 ** TRUTH.b, 4);
       expect(p.ci95[0]).toBeLessThanOrEqual(p.lr);
@@ -112,11 +124,21 @@ describe("fitter", () => {
       expect(missing.statusCode).toBe(400);
       expect(missing.headers["content-type"]).toMatch(/problem\+json/);
 
-      const adhoc = await app.inject({ method: "POST", url: "/v1/fits", headers: { ...auth, "content-type": "application/json" }, payload: JSON.stringify({ rows: importRows() }) });
+      const adhoc = await app.inject({
+        method: "POST",
+        url: "/v1/fits",
+        headers: { ...auth, "content-type": "application/json" },
+        payload: JSON.stringify({ rows: importRows() }),
+      });
       expect(adhoc.statusCode).toBe(200);
       expect(adhoc.json().law.pooled.b).toBeCloseTo(TRUTH.b, 3);
 
-      const bad = await app.inject({ method: "POST", url: "/v1/fits", headers: { ...auth, "content-type": "application/json" }, payload: JSON.stringify({ rows: [{ model: "x", tokens: -1, batchSize: 1, testLoss: 1 }] }) });
+      const bad = await app.inject({
+        method: "POST",
+        url: "/v1/fits",
+        headers: { ...auth, "content-type": "application/json" },
+        payload: JSON.stringify({ rows: [{ model: "x", tokens: -1, batchSize: 1, testLoss: 1 }] }),
+      });
       expect(bad.statusCode).toBe(400);
       expect(bad.json().errors[0].path).toBe("/body/rows/0/tokens");
     } finally {

@@ -23,6 +23,19 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { createDb, type Db } from "@powersweep/db";
 import {
+  type ClaimedTrial,
+  cancelledSweeps,
+  completeSweepIfDone,
+  heartbeat,
+  type MetricPoint,
+  markRunning,
+  recordMetrics,
+  recordResultDetailed,
+  registerWorker,
+  releaseTrial,
+  type TrialResultRecord,
+} from "@powersweep/orchestrator";
+import {
   type CancelMessage,
   cancelChannel,
   createFitQueue,
@@ -43,19 +56,6 @@ import {
 import { type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import pg from "pg";
-import {
-  type ClaimedTrial,
-  cancelledSweeps,
-  completeSweepIfDone,
-  heartbeat,
-  type MetricPoint,
-  markRunning,
-  recordMetrics,
-  recordResultDetailed,
-  registerWorker,
-  releaseTrial,
-  type TrialResultRecord,
-} from "@powersweep/orchestrator";
 
 export const WORKER_VERSION = "0.1.0";
 

@@ -1,6 +1,7 @@
 // A whole sweep through a fleet of worker processes, plus the idempotency of the result write.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { listWorkers, markRunning, recordResult } from "@powersweep/orchestrator";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Fleet, startFleet, sweepDone, tinyConfig } from "./fleet.ts";
 
 const TRAINER = process.env.WORKER_TEST_TRAINER ?? "tfjs";

@@ -3,9 +3,9 @@
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
+import { migrate } from "@powersweep/runtime";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrate } from "@powersweep/runtime";
 import { ModelName } from "../src/generated/internal/prismaNamespace.ts";
 
 const root = join(import.meta.dirname, "..", "..", "..");
@@ -59,7 +59,19 @@ describe("prisma migrations", () => {
       "select column_name from information_schema.columns where table_schema = 'public' and table_name = 'Trial'",
     );
     const names = cols.map((c) => c.column_name);
-    for (const c of ["key", "model", "tokens", "batchSize", "lr", "powerA", "powerB", "seed", "status", "attempts", "testLoss"]) {
+    for (const c of [
+      "key",
+      "model",
+      "tokens",
+      "batchSize",
+      "lr",
+      "powerA",
+      "powerB",
+      "seed",
+      "status",
+      "attempts",
+      "testLoss",
+    ]) {
       expect(names).toContain(c);
     }
   });
@@ -75,7 +87,16 @@ describe("prisma migrations", () => {
   it("has no drift between the migrations and prisma/schema.prisma", () => {
     const res = spawnSync(
       process.execPath,
-      [join(root, "scripts", "prisma.mjs"), "migrate", "diff", "--from-migrations", "prisma/migrations", "--to-schema-datamodel", "prisma/schema.prisma", "--exit-code"],
+      [
+        join(root, "scripts", "prisma.mjs"),
+        "migrate",
+        "diff",
+        "--from-migrations",
+        "prisma/migrations",
+        "--to-schema-datamodel",
+        "prisma/schema.prisma",
+        "--exit-code",
+      ],
       { cwd: root, env: { ...process.env, DATABASE_URL: dbUrl }, encoding: "utf8" },
     );
     // --exit-code: 0 = no difference, 2 = the schema has changes without a migration.

@@ -24,7 +24,11 @@ export interface ReconcileOptions {
   sweepIds?: string[];
 }
 
-export async function reconcile(db: Db, queue: TrialQueue, { sweepIds }: ReconcileOptions = {}): Promise<ReconcileResult> {
+export async function reconcile(
+  db: Db,
+  queue: TrialQueue,
+  { sweepIds }: ReconcileOptions = {},
+): Promise<ReconcileResult> {
   const scope = sweepIds ? `AND s.id = ANY($2::uuid[])` : "";
   const scopeArgs = sweepIds ? [sweepIds] : [];
   // The raw ioredis client behind the (Redis-backed) queue.

@@ -97,6 +97,11 @@ export async function requestFit(queue: FitQueue, sweepId: string, debounceMs = 
   await queue.add(
     "fit",
     { sweepId },
-    { deduplication: { id: `fit:${sweepId}`, ttl: debounceMs }, delay: debounceMs, removeOnComplete: true, removeOnFail: 100 },
+    {
+      deduplication: { id: `fit:${sweepId}`, ttl: debounceMs },
+      delay: debounceMs,
+      removeOnComplete: true,
+      removeOnFail: 100,
+    },
   );
 }

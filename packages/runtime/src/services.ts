@@ -71,7 +71,12 @@ export async function ensurePostgres(url: string, { create = true } = {}): Promi
 }
 
 export async function ensureRedis(url: string): Promise<void> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3000 });
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 3000,
+  });
   redis.on("error", () => {});
   try {
     await redis.connect();
@@ -98,7 +103,9 @@ export async function migrate(url: string): Promise<void> {
     child.stderr.on("data", (d) => (output += d));
     child.on("error", reject);
     child.on("exit", (code) =>
-      code === 0 ? resolve() : reject(new ServiceUnavailableError(`Migrations failed on ${where(url)}:\n${output.trim()}`)),
+      code === 0
+        ? resolve()
+        : reject(new ServiceUnavailableError(`Migrations failed on ${where(url)}:\n${output.trim()}`)),
     );
   });
 }

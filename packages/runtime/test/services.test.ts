@@ -1,7 +1,7 @@
 // Unreachable services must end in one clear line naming the service, where, and how to start it.
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
-import { ServiceUnavailableError, ensurePostgres, ensureRedis, loadConfig } from "../src/index.ts";
+import { ensurePostgres, ensureRedis, loadConfig, ServiceUnavailableError } from "../src/index.ts";
 
 async function closedPort(): Promise<number> {
   const srv = createServer();

@@ -25,7 +25,11 @@ const warmupAndDecay = {
 /** Learning-rate schedules, as functions of tokens seen (packages/schedules implements them). */
 export const ScheduleSpecSchema = Type.Union([
   Type.Object(
-    { type: Type.Literal("constant"), lr: positive("Peak learning rate η."), warmupTokens: warmupAndDecay.warmupTokens },
+    {
+      type: Type.Literal("constant"),
+      lr: positive("Peak learning rate η."),
+      warmupTokens: warmupAndDecay.warmupTokens,
+    },
     { additionalProperties: false },
   ),
   Type.Object(
@@ -81,7 +85,10 @@ export const MupSchema = Type.Object(
 export type Mup = Static<typeof MupSchema>;
 
 export const CorpusSchema = Type.Union([
-  Type.Object({ type: Type.Literal("sotu") }, { additionalProperties: false, description: "US State of the Union addresses (default)." }),
+  Type.Object(
+    { type: Type.Literal("sotu") },
+    { additionalProperties: false, description: "US State of the Union addresses (default)." },
+  ),
   Type.Object(
     {
       type: Type.Literal("text-files"),

@@ -35,6 +35,10 @@ export async function createTrainer(name: string, options: TrainerRegistryOption
       return createSleepTrainer();
     }
     default:
-      throw new Error(`unknown trainer "${name}" (this worker offers: tfjs, torch, sleep${Object.keys(options.execTrainers ?? {}).map((n) => `, ${n}`).join("")})`);
+      throw new Error(
+        `unknown trainer "${name}" (this worker offers: tfjs, torch, sleep${Object.keys(options.execTrainers ?? {})
+          .map((n) => `, ${n}`)
+          .join("")})`,
+      );
   }
 }

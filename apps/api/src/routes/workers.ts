@@ -1,8 +1,9 @@
 // /v1/workers: the fleet view. A worker silent for more than WORKER_LOST_AFTER_SECONDS is "lost".
 // (listWorkers is imported by path until packages/orchestrator's index.ts exports workers.ts.)
+
+import { listWorkers } from "@powersweep/orchestrator";
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
-import { listWorkers } from "@powersweep/orchestrator";
 
 const Nullable = <T extends ReturnType<typeof Type.String> | ReturnType<typeof Type.Number>>(t: T) =>
   Type.Union([t, Type.Null()]);

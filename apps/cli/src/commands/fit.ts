@@ -1,5 +1,5 @@
 // `powersweep fit` and `powersweep predict`.
-import { type PowerLaw, type SweepFit, powerSchedulerConfig, predictLr } from "@powersweep/fit";
+import { type PowerLaw, powerSchedulerConfig, predictLr, type SweepFit } from "@powersweep/fit";
 import { num } from "../args.ts";
 import { ApiClient, type ClientOptions } from "../client.ts";
 import { CliError, EXIT_USAGE } from "../errors.ts";
@@ -31,7 +31,13 @@ export async function predict(g: ClientOptions, o: PredictFlags) {
   const tokens = num("tokens", o.tokens, { positive: true });
   const batchSize = num("batch-size", o.batchSize, { positive: true, integer: true });
   const etaMax = num("eta-max", o.etaMax, { positive: true });
-  let out: { lr: number; ci95: [number, number] | null; law: { a: number; b: number }; schedule: unknown; source: unknown };
+  let out: {
+    lr: number;
+    ci95: [number, number] | null;
+    law: { a: number; b: number };
+    schedule: unknown;
+    source: unknown;
+  };
   if (o.a !== undefined || o.b !== undefined) {
     if (o.a === undefined || o.b === undefined) throw new CliError("--a and --b go together", EXIT_USAGE);
     if (o.sweep) throw new CliError("give either --sweep or --a/--b, not both", EXIT_USAGE);
@@ -41,13 +47,24 @@ export async function predict(g: ClientOptions, o: PredictFlags) {
     const schedule = powerSchedulerConfig(law as PowerLaw, { batchSize, etaMax, warmupTokens: 0, decayFraction: 0.1 });
     out = { lr: p.lr, ci95: p.ci95, law, schedule, source: "given a and b" };
   } else if (o.sweep) {
-    const q = new URLSearchParams({ tokens: String(tokens), batchSize: String(batchSize), sweep: o.sweep, etaMax: String(etaMax) });
+    const q = new URLSearchParams({
+      tokens: String(tokens),
+      batchSize: String(batchSize),
+      sweep: o.sweep,
+      etaMax: String(etaMax),
+    });
     out = await new ApiClient(g).get(`/v1/predict?${q}`);
   } else {
     throw new CliError("give --sweep <id> or --a <a> --b <b>", EXIT_USAGE);
   }
   if (o.json) return console.log(JSON.stringify({ tokens, batchSize, ...out }));
-  console.log(`η_opt = β·a·T^b = ${batchSize}·${out.law.a.toPrecision(4)}·(${tokens.toExponential(2)})^${out.law.b.toFixed(3)} = ${out.lr.toPrecision(3)}`);
-  console.log(out.ci95 ? `95% interval: [${out.ci95[0].toPrecision(3)}, ${out.ci95[1].toPrecision(3)}]` : "95% interval: – (no covariance for a given law)");
+  console.log(
+    `η_opt = β·a·T^b = ${batchSize}·${out.law.a.toPrecision(4)}·(${tokens.toExponential(2)})^${out.law.b.toFixed(3)} = ${out.lr.toPrecision(3)}`,
+  );
+  console.log(
+    out.ci95
+      ? `95% interval: [${out.ci95[0].toPrecision(3)}, ${out.ci95[1].toPrecision(3)}]`
+      : "95% interval: – (no covariance for a given law)",
+  );
   console.log(`Power scheduler (eq. 8) config: ${JSON.stringify(out.schedule)}`);
 }

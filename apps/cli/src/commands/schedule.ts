@@ -1,6 +1,7 @@
 // `powersweep schedule`: the LR curve the trainer would use, from packages/schedules itself.
-import type { ScheduleSpec } from "@powersweep/spec";
+
 import { expectedLrCurve } from "@powersweep/schedules";
+import type { ScheduleSpec } from "@powersweep/spec";
 import { num } from "../args.ts";
 import { CliError, EXIT_USAGE } from "../errors.ts";
 
@@ -33,7 +34,13 @@ export function scheduleSpecFromFlags(o: ScheduleFlags): ScheduleSpec {
     case "cosine":
       return { type: "cosine", lr: lr(), warmupTokens, minLrRatio: num("min-lr-ratio", o.minLrRatio) };
     case "wsd":
-      return { type: "wsd", lr: lr(), warmupTokens, decayFraction: num("decay-fraction", o.decayFraction), decayShape: o.decayShape };
+      return {
+        type: "wsd",
+        lr: lr(),
+        warmupTokens,
+        decayFraction: num("decay-fraction", o.decayFraction),
+        decayShape: o.decayShape,
+      };
     case "power":
       return {
         type: "power",

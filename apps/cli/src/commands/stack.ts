@@ -1,12 +1,12 @@
 // Process commands: `start` (api + fitter + worker in one foreground process), `api`, `fitter`, `worker`.
 import { hostname } from "node:os";
 import {
-  type PowersweepConfig,
-  ServiceUnavailableError,
   ensurePostgres,
   ensureRedis,
   loadConfig,
   migrate,
+  type PowersweepConfig,
+  ServiceUnavailableError,
 } from "@powersweep/runtime";
 
 export interface Closable {
@@ -27,7 +27,12 @@ export interface WorkerFlags {
 }
 
 export function parseWorkerFlags(flags: WorkerFlags) {
-  const devices = flags.devices ? flags.devices.split(",").map((d) => d.trim()).filter(Boolean) : undefined;
+  const devices = flags.devices
+    ? flags.devices
+        .split(",")
+        .map((d) => d.trim())
+        .filter(Boolean)
+    : undefined;
   const concurrency = flags.concurrency === undefined ? undefined : Number(flags.concurrency);
   if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) {
     throw new ServiceUnavailableError(`--concurrency must be a positive integer, got "${flags.concurrency}"`);
@@ -36,13 +41,19 @@ export function parseWorkerFlags(flags: WorkerFlags) {
   for (const spec of flags.trainerExec ?? []) {
     const eq = spec.indexOf("=");
     if (eq <= 0) throw new ServiceUnavailableError(`--trainer-exec expects name=command, got "${spec}"`);
-    execTrainers[spec.slice(0, eq)] = spec.slice(eq + 1).split(" ").filter(Boolean);
+    execTrainers[spec.slice(0, eq)] = spec
+      .slice(eq + 1)
+      .split(" ")
+      .filter(Boolean);
   }
   return { devices, concurrency, execTrainers };
 }
 
 /** Worker options from the process configuration plus command-line flags. */
-export function workerOptions(config: PowersweepConfig, flags: ReturnType<typeof parseWorkerFlags> | { concurrency?: number } = {}) {
+export function workerOptions(
+  config: PowersweepConfig,
+  flags: ReturnType<typeof parseWorkerFlags> | { concurrency?: number } = {},
+) {
   const every = Number(process.env.CHECKPOINT_EVERY_TOKENS ?? 0);
   return {
     databaseUrl: config.databaseUrl,
@@ -66,7 +77,8 @@ export function closeOnSignals(parts: Closable[], label: string): void {
       process.exit(1);
     }, 60_000);
     timer.unref();
-    for (const p of parts.reverse()) await p.close().catch((e) => console.error(`${label}: close failed: ${e.message}`));
+    for (const p of parts.reverse())
+      await p.close().catch((e) => console.error(`${label}: close failed: ${e.message}`));
     process.exit(0);
   };
   process.on("SIGINT", () => void stop("SIGINT"));
@@ -83,7 +95,9 @@ export async function startStack(opts: { workers?: number; config?: PowersweepCo
   const fitter = await startFitter(config);
   const worker = await startWorker(workerOptions(config, { concurrency: opts.workers ?? 1 }));
   if (!opts.quiet) {
-    console.log(`powersweep: api on http://${config.host}:${config.port} (host ${hostname()}), fitter, worker ×${opts.workers ?? 1}`);
+    console.log(
+      `powersweep: api on http://${config.host}:${config.port} (host ${hostname()}), fitter, worker ×${opts.workers ?? 1}`,
+    );
   }
   return { config, api, fitter, worker, parts: [api, fitter, worker] as Closable[] };
 }

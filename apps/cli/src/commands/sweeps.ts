@@ -4,7 +4,7 @@ import { extname } from "node:path";
 import { parseSweepDocument } from "@powersweep/spec";
 import { ApiClient, type ClientOptions } from "../client.ts";
 import { CliError, EXIT_SERVER, EXIT_USAGE } from "../errors.ts";
-import { type SweepSummary, formatCounts, progressLine, renderTable } from "../format.ts";
+import { formatCounts, progressLine, renderTable, type SweepSummary } from "../format.ts";
 
 interface JsonFlag {
   json?: boolean;
@@ -16,7 +16,10 @@ export function readSweepFile(file: string): { text: string; contentType: string
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    throw new CliError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, EXIT_USAGE);
+    throw new CliError(
+      `${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      EXIT_USAGE,
+    );
   }
   const contentType = extname(file).toLowerCase() === ".json" ? "application/json" : "application/yaml";
   const parsed = parseSweepDocument(text, contentType);
@@ -30,7 +33,11 @@ export function readSweepFile(file: string): { text: string; contentType: string
 export async function submit(g: ClientOptions, file: string, o: JsonFlag & { dryRun?: boolean }) {
   const { text, contentType } = readSweepFile(file);
   const client = new ApiClient(g);
-  const res = await client.post<Record<string, unknown>>(`/v1/sweeps${o.dryRun ? "?dryRun=true" : ""}`, text, contentType);
+  const res = await client.post<Record<string, unknown>>(
+    `/v1/sweeps${o.dryRun ? "?dryRun=true" : ""}`,
+    text,
+    contentType,
+  );
   if (o.json) return console.log(JSON.stringify(res));
   if (o.dryRun) {
     console.log(`dry run: ${res.trialCount} trials would be created (nothing was written)`);
@@ -44,7 +51,14 @@ export async function submit(g: ClientOptions, file: string, o: JsonFlag & { dry
 
 function trialRow(t: Record<string, unknown>) {
   const cfg = (t.config ?? {}) as Record<string, unknown>;
-  const fmt = (v: unknown) => (typeof v === "number" ? (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-2 && v !== 0) ? v.toExponential(2) : String(v)) : v == null ? "" : String(v));
+  const fmt = (v: unknown) =>
+    typeof v === "number"
+      ? Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-2 && v !== 0)
+        ? v.toExponential(2)
+        : String(v)
+      : v == null
+        ? ""
+        : String(v);
   return {
     id: String(t.id ?? "").slice(0, 8),
     model: fmt(t.model ?? (cfg.model as Record<string, unknown> | undefined)?.name),
@@ -73,7 +87,14 @@ export async function status(g: ClientOptions, id: string | undefined, o: JsonFl
   if (!list.items.length) return console.log("no sweeps yet: submit one with `powersweep submit sweep.yaml`");
   console.log(
     renderTable(
-      list.items.map((s) => ({ id: s.id.slice(0, 8), name: s.name, kind: s.kind, status: s.status, trials: String(s.trialCount), progress: formatCounts(s.counts) })),
+      list.items.map((s) => ({
+        id: s.id.slice(0, 8),
+        name: s.name,
+        kind: s.kind,
+        status: s.status,
+        trials: String(s.trialCount),
+        progress: formatCounts(s.counts),
+      })),
     ),
   );
 }
@@ -87,7 +108,8 @@ export async function watch(g: ClientOptions, id: string, o: JsonFlag & { interv
   let last = "";
   for (;;) {
     const s = await client.get<SweepSummary>(`/v1/sweeps/${encodeURIComponent(id)}`);
-    if (o.json) console.log(JSON.stringify({ id: s.id, status: s.status, counts: s.counts, at: new Date().toISOString() }));
+    if (o.json)
+      console.log(JSON.stringify({ id: s.id, status: s.status, counts: s.counts, at: new Date().toISOString() }));
     else {
       const line = progressLine(s);
       if (tty) process.stdout.write(`\r\x1b[2K${line}`);
@@ -107,7 +129,9 @@ export async function trials(g: ClientOptions, id: string, o: JsonFlag & { statu
   const client = new ApiClient(g);
   const q = new URLSearchParams({ limit: String(Number(o.limit) || 100) });
   if (o.status) q.set("status", o.status);
-  const res = await client.get<{ items: Array<Record<string, unknown>> }>(`/v1/sweeps/${encodeURIComponent(id)}/trials?${q}`);
+  const res = await client.get<{ items: Array<Record<string, unknown>> }>(
+    `/v1/sweeps/${encodeURIComponent(id)}/trials?${q}`,
+  );
   if (o.json) return console.log(JSON.stringify(res));
   if (!res.items.length) return console.log("no trials match");
   console.log(renderTable(res.items.map(trialRow)));
@@ -124,7 +148,10 @@ export async function extend(g: ClientOptions, id: string, file: string, o: Json
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    throw new CliError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, EXIT_USAGE);
+    throw new CliError(
+      `${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      EXIT_USAGE,
+    );
   }
   const contentType = extname(file).toLowerCase() === ".json" ? "application/json" : "application/yaml";
   const res = await new ApiClient(g).post<Record<string, unknown>>(

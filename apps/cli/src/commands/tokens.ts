@@ -31,7 +31,9 @@ export async function listTokens(o: { json?: boolean }) {
   const tokens = await withDb((db) => listApiTokens(db));
   if (o.json) return console.log(JSON.stringify(tokens));
   for (const t of tokens) {
-    console.log(`${t.name.padEnd(24)} ${t.scopes.join(",").padEnd(8)} ${t.revokedAt ? "revoked" : "active"}  created ${new Date(t.createdAt).toISOString()}`);
+    console.log(
+      `${t.name.padEnd(24)} ${t.scopes.join(",").padEnd(8)} ${t.revokedAt ? "revoked" : "active"}  created ${new Date(t.createdAt).toISOString()}`,
+    );
   }
 }
 

@@ -1,8 +1,8 @@
 // `powersweep train --config trial.json`: one trial in-process, no queue, no database.
 import { readFileSync } from "node:fs";
-import { Value } from "@sinclair/typebox/value";
 import { type TrialConfig, TrialConfigSchema } from "@powersweep/spec";
-import { InvalidConfigError, createTrainer } from "@powersweep/trainer";
+import { createTrainer, InvalidConfigError } from "@powersweep/trainer";
+import { Value } from "@sinclair/typebox/value";
 import { CliError, EXIT_USAGE } from "../errors.ts";
 
 export function readTrialConfig(file: string): TrialConfig {
