@@ -1,7 +1,7 @@
 // Sweep commands over the REST API: submit, status, watch, trials, cancel, retry, extend.
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
-import { parseSweepDocument } from "@powersweep/spec";
+import { type DocumentError, parseExtendDocument, parseSweepDocument } from "@powersweep/spec";
 import { ApiClient, type ClientOptions } from "../client.ts";
 import { CliError, EXIT_SERVER, EXIT_USAGE } from "../errors.ts";
 import { formatCounts, progressLine, renderTable, type SweepSummary } from "../format.ts";
@@ -10,8 +10,17 @@ interface JsonFlag {
   json?: boolean;
 }
 
-/** Reads and validates a sweep file offline; errors name the file, line and field. */
-export function readSweepFile(file: string): { text: string; contentType: string } {
+function contentTypeOf(file: string): string {
+  const ext = extname(file).toLowerCase();
+  return ext === ".json" ? "application/json" : ext === ".csv" ? "text/csv" : "application/yaml";
+}
+
+/** Reads a document file and validates it offline with `parse`; errors name the file, line and field. */
+function readDocumentFile(
+  file: string,
+  parse: (text: string, contentType: string) => { ok: true } | { ok: false; errors: DocumentError[] },
+  what: string,
+): { text: string; contentType: string } {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -21,14 +30,16 @@ export function readSweepFile(file: string): { text: string; contentType: string
       EXIT_USAGE,
     );
   }
-  const contentType = extname(file).toLowerCase() === ".json" ? "application/json" : "application/yaml";
-  const parsed = parseSweepDocument(text, contentType);
+  const contentType = contentTypeOf(file);
+  const parsed = parse(text, contentType);
   if (!parsed.ok) {
     const lines = parsed.errors.map((e) => `  ${file}${e.line ? `:${e.line}` : ""}: ${e.path || "/"}: ${e.message}`);
-    throw new CliError(`${file} is not a valid sweep document:\n${lines.join("\n")}`, EXIT_SERVER);
+    throw new CliError(`${file} is not a valid ${what}:\n${lines.join("\n")}`, EXIT_SERVER);
   }
   return { text, contentType };
 }
+
+export const readSweepFile = (file: string) => readDocumentFile(file, parseSweepDocument, "sweep document");
 
 export async function submit(g: ClientOptions, file: string, o: JsonFlag & { dryRun?: boolean }) {
   const { text, contentType } = readSweepFile(file);
@@ -144,16 +155,7 @@ export async function action(g: ClientOptions, id: string, verb: "cancel" | "ret
 }
 
 export async function extend(g: ClientOptions, id: string, file: string, o: JsonFlag & { dryRun?: boolean }) {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    throw new CliError(
-      `${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-      EXIT_USAGE,
-    );
-  }
-  const contentType = extname(file).toLowerCase() === ".json" ? "application/json" : "application/yaml";
+  const { text, contentType } = readDocumentFile(file, parseExtendDocument, "extension document");
   const res = await new ApiClient(g).post<Record<string, unknown>>(
     `/v1/sweeps/${encodeURIComponent(id)}/extend${o.dryRun ? "?dryRun=true" : ""}`,
     text,
