@@ -18,6 +18,8 @@ if (!existsSync(placeholder)) {
 }
 const env = {
   ...process.env,
+  // The same default as packages/runtime (README's configuration table); schema.prisma reads it.
+  DATABASE_URL: process.env.DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/powersweep",
   PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY ?? placeholder,
   PRISMA_QUERY_ENGINE_LIBRARY: process.env.PRISMA_QUERY_ENGINE_LIBRARY ?? placeholder,
   PRISMA_HIDE_UPDATE_MESSAGE: "1",
