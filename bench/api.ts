@@ -6,7 +6,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { buildServer } from "@powersweep/api";
 import { createDb } from "@powersweep/db";
 import { createApiToken } from "@powersweep/orchestrator";
-import { createRedis, createTrialQueue, ENQUEUE_CHUNK, trialJobOptions } from "@powersweep/queue";
+import { createRedis, createTrialQueue, trialJobOptions } from "@powersweep/queue";
 import { ensurePostgres, ensureRedis, loadConfig, migrate } from "@powersweep/runtime";
 
 const model = (i: number) => ({
@@ -36,6 +36,9 @@ function sweepOf(trials: number) {
     },
   };
 }
+
+/** The reference: sequential addBulk of 1000 jobs at a time, fixed so it does not move when ENQUEUE_CHUNK is tuned. */
+const RAW_CHUNK = 1000;
 
 const percentile = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -74,8 +77,8 @@ export async function run(): Promise<Record<string, unknown>> {
   };
   const rawAddBulk = async (n: number) => {
     const t0 = performance.now();
-    for (let i = 0; i < n; i += ENQUEUE_CHUNK) {
-      const jobs = Array.from({ length: Math.min(ENQUEUE_CHUNK, n - i) }, (_, j) => {
+    for (let i = 0; i < n; i += RAW_CHUNK) {
+      const jobs = Array.from({ length: Math.min(RAW_CHUNK, n - i) }, (_, j) => {
         const id = `raw-${n}-${i + j}`;
         return { name: "trial", data: { trialId: id, sweepId: "raw" }, opts: trialJobOptions({ id, sweepId: "raw" }) };
       });

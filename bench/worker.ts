@@ -1,10 +1,17 @@
 // Worker-fleet orchestration overhead, with the benchmark-only "sleep" trainer at 0 ms per trial.
-//   ours:  one worker process (this one) with 4 in-process slots = one BullMQ Worker with
-//          concurrency 4, the same shape `powersweep worker --concurrency 4` runs. Every trial goes
-//          through the full hot path: markRunning (1 UPDATE … RETURNING), trainer, recordResult
-//          (1 UPDATE), completeSweepIfDone (1 UPDATE), throttled requestFit.
-//   raw:   a BullMQ Worker with concurrency 4 and an empty processor, on the same number of jobs,
-//          in the same run (the ceiling: Redis round trips only).
+//   ours:  one worker process (this one) with 4 in-process slots, the same shape
+//          `powersweep worker --concurrency 4` runs (one BullMQ Worker, concurrency 4 slots + 4
+//          prefetch; never more than 4 trainers at once). Every trial goes through the full hot
+//          path: markRunning (1 prepared UPDATE … RETURNING, asynchronous commit), trainer,
+//          recordResult (group-committed, durable), BullMQ acknowledgement after the commit,
+//          completeSweepIfDone (skipped while the sweep is busy), throttled requestFit.
+//   raw:   a BullMQ Worker with concurrency 4 (the reference) and 8 (the same job concurrency as
+//          ours) and an empty processor, on the same number of jobs, in the same run (the
+//          ceiling: Redis round trips only).
+//   workerCpuMsPerTrial: CPU of this process (worker + harness) per trial, less sensitive to other
+//          load on the machine than the rates.
+// BENCH_WORKER_TRIALS (default 4000) and BENCH_WORKER_PREFETCH (default: the worker's, one per
+// slot; 0 = no overlap) change the run for comparisons.
 //   latency: queue-to-start, measured separately with idle workers: trials enqueued one by one,
 //          latency = Trial.startedAt − the moment the job was added.
 // It uses its own throwaway database and Redis prefix (created and dropped here).
@@ -68,38 +75,53 @@ export async function run(): Promise<Record<string, unknown>> {
   const checkpointDir = await mkdtemp(join(tmpdir(), "ps-bench-worker-"));
   const redis = createRedis({ url: redisUrl });
   const db = createDb({ url: dbUrl.toString(), max: 4 });
+  // Completion polling through plain pg: Prisma's per-query CPU would compete with the worker.
+  const poll = new pg.Pool({ connectionString: dbUrl.toString(), max: 1 });
+  const waitCompleted = async (sweepId: string) => {
+    for (;;) {
+      const { rows } = await poll.query(`SELECT status FROM "Sweep" WHERE id = $1::uuid`, [sweepId]);
+      if ((rows[0] as { status?: string } | undefined)?.status === "completed") return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
   try {
     await migrate(dbUrl.toString());
 
-    // raw BullMQ: empty jobs through one Worker with concurrency 4
-    const rawQueue = createTrialQueue(redis, `${prefix}-raw`);
-    const rawConn = createRedis({ url: redisUrl, forWorker: true });
-    let rawDone = 0;
-    let rawResolve = () => {};
-    const rawFinished = new Promise<void>((r) => {
-      rawResolve = r;
-    });
-    const rawWorker = new Worker(QUEUE_TRIALS, async () => ({}), {
-      connection: rawConn,
-      prefix: `${prefix}-raw`,
-      concurrency: SLOTS,
-      autorun: false,
-    });
-    rawWorker.on("completed", () => {
-      if (++rawDone === TRIALS) rawResolve();
-    });
-    await enqueueTrials(
-      rawQueue,
-      Array.from({ length: TRIALS }, (_, i) => ({ id: `raw-${i}`, sweepId: "raw" })),
-    );
-    const r0 = performance.now();
-    void rawWorker.run();
-    await rawFinished;
-    const rawSeconds = (performance.now() - r0) / 1000;
-    await rawWorker.close();
-    await rawQueue.obliterate({ force: true });
-    await rawQueue.close();
-    rawConn.disconnect();
+    // raw BullMQ: empty jobs through one Worker (concurrency 4, then 8)
+    const rawRate = async (concurrency: number) => {
+      const rawPrefix = `${prefix}-raw${concurrency}`;
+      const rawQueue = createTrialQueue(redis, rawPrefix);
+      const rawConn = createRedis({ url: redisUrl, forWorker: true });
+      let rawDone = 0;
+      let rawResolve = () => {};
+      const rawFinished = new Promise<void>((r) => {
+        rawResolve = r;
+      });
+      const rawWorker = new Worker(QUEUE_TRIALS, async () => ({}), {
+        connection: rawConn,
+        prefix: rawPrefix,
+        concurrency,
+        autorun: false,
+      });
+      rawWorker.on("completed", () => {
+        if (++rawDone === TRIALS) rawResolve();
+      });
+      await enqueueTrials(
+        rawQueue,
+        Array.from({ length: TRIALS }, (_, i) => ({ id: `raw-${i}`, sweepId: "raw" })),
+      );
+      const r0 = performance.now();
+      void rawWorker.run();
+      await rawFinished;
+      const seconds = (performance.now() - r0) / 1000;
+      await rawWorker.close();
+      await rawQueue.obliterate({ force: true });
+      await rawQueue.close();
+      rawConn.disconnect();
+      return TRIALS / seconds;
+    };
+    const rawPerSecond = await rawRate(SLOTS);
+    const raw8PerSecond = await rawRate(2 * SLOTS);
 
     // ours: the full worker, 4 slots
     const queue = createTrialQueue(redis, prefix);
@@ -109,20 +131,19 @@ export async function run(): Promise<Record<string, unknown>> {
       ids.map((id) => ({ id, sweepId })),
     );
     const w0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const worker = await startWorker({
       databaseUrl: dbUrl.toString(),
       redisUrl,
       redisPrefix: prefix,
       checkpointDir,
       concurrency: SLOTS,
+      ...(process.env.BENCH_WORKER_PREFETCH ? { prefetch: Number(process.env.BENCH_WORKER_PREFETCH) } : {}),
       log: () => {},
     });
-    for (;;) {
-      const s = await db.sweep.findUniqueOrThrow({ where: { id: sweepId }, select: { status: true } });
-      if (s.status === "completed") break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitCompleted(sweepId);
     const oursSeconds = (performance.now() - w0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
     const results = await db.trial.count({ where: { sweepId, status: "succeeded", resultAttempt: 1 } });
 
     // queue-to-start latency with idle slots: one trial at a time, 10 ms apart
@@ -133,11 +154,7 @@ export async function run(): Promise<Record<string, unknown>> {
       await enqueueTrials(queue, [{ id, sweepId: lat.sweepId }]);
       await new Promise((r) => setTimeout(r, 10));
     }
-    for (;;) {
-      const s = await db.sweep.findUniqueOrThrow({ where: { id: lat.sweepId }, select: { status: true } });
-      if (s.status === "completed") break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitCompleted(lat.sweepId);
     const started = await db.trial.findMany({ where: { sweepId: lat.sweepId }, select: { id: true, startedAt: true } });
     const latencies = started.map((t) => (t.startedAt as Date).getTime() - (added.get(t.id) as number));
     await worker.close();
@@ -145,21 +162,23 @@ export async function run(): Promise<Record<string, unknown>> {
     await queue.close();
 
     const oursPerSecond = TRIALS / oursSeconds;
-    const rawPerSecond = TRIALS / rawSeconds;
     return {
       trials: TRIALS,
       slots: SLOTS,
       setup:
-        "one worker process, one BullMQ Worker with concurrency 4 (4 slots); sleep trainer at 0 ms; Postgres + Redis local",
+        "one worker process, 4 slots (one BullMQ Worker, concurrency 4 slots + 4 prefetch); sleep trainer at 0 ms; Postgres + Redis local",
       resultsRecorded: results,
       trialsPerSecond: Math.round(oursPerSecond),
       rawBullmqJobsPerSecond: Math.round(rawPerSecond),
+      rawBullmqJobsPerSecondConcurrency8: Math.round(raw8PerSecond),
       ratioToRaw: Number((oursPerSecond / rawPerSecond).toFixed(3)),
+      workerCpuMsPerTrial: Number(((cpu.user + cpu.system) / 1000 / TRIALS).toFixed(3)),
       medianQueueToStartMs: median(latencies),
       p95QueueToStartMs: [...latencies].sort((a, b) => a - b)[Math.floor(latencies.length * 0.95)],
       targetTrialsPerSecond: 1000,
     };
   } finally {
+    await poll.end();
     await db.$disconnect();
     redis.disconnect();
     await rm(checkpointDir, { recursive: true, force: true });

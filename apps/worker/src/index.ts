@@ -1,9 +1,16 @@
 // The worker process: takes trial jobs from BullMQ, runs them on a trainer, records the lifecycle in
 // Postgres (packages/orchestrator results.ts) and heartbeats its Worker row.
 //
-// Slots: one BullMQ Worker with concurrency = number of slots, and a slot pool. With `devices`
+// Slots: one BullMQ Worker with concurrency = slots + prefetch, and a slot pool. With `devices`
 // each slot is a GPU (exec trainers get CUDA_VISIBLE_DEVICES=<device>); otherwise `concurrency`
-// CPU slots. So at most one trial runs per device at a time.
+// CPU slots. A job holds its slot from claim until its trainer returns, so at most one trial runs
+// per device at a time, while the previous trial's result commit and job acknowledgement overlap
+// the next trial's start.
+//
+// Postgres per trial: the claim (markRunning) on a pool with synchronous_commit = off (a claim can
+// be redone), the result through a group-commit writer (results of concurrent slots share one
+// statement and one WAL flush; each row stays idempotent), all as prepared statements. The BullMQ
+// job is acknowledged only after its result has committed.
 //
 // Faults:
 //   SIGKILL       the job's lock expires (lockDurationMs) and another worker's stalled check
@@ -26,11 +33,11 @@ import {
   type ClaimedTrial,
   cancelledSweeps,
   completeSweepIfDone,
+  createResultWriter,
   heartbeat,
   type MetricPoint,
   markRunning,
   recordMetrics,
-  recordResultDetailed,
   registerWorker,
   releaseTrial,
   type TrialResultRecord,
@@ -92,7 +99,12 @@ export interface WorkerOptions {
   shutdownTimeoutMs?: number;
   /** Debounce for refit requests (default 2000 ms). */
   fitDebounceMs?: number;
-  /** Postgres pool size (default slots + 2). */
+  /**
+   * Jobs BullMQ may hold beyond the slots (default: one per slot): the next trial is fetched and
+   * claimed while the previous one's result is committed. Never more than one trainer per slot.
+   */
+  prefetch?: number;
+  /** Postgres pool size (default slots + 1). */
   dbPoolSize?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
@@ -128,14 +140,27 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const flushPoints = options.metricsFlushPoints ?? 200;
   const fitDebounceMs = options.fitDebounceMs ?? 2000;
 
-  // Prisma for the fleet rows; a plain pg pool for the per-trial hot path (results.ts takes either).
+  // Prisma for the fleet rows; plain pg pools for the per-trial hot path (results.ts takes either).
   const db: Db = createDb({ url: options.databaseUrl, max: 2 });
   const sql = new pg.Pool({
     connectionString: options.databaseUrl,
     max: options.dbPoolSize ?? slots.length + 1,
     connectionTimeoutMillis: 5000,
   });
-  sql.on("error", (e) => log("postgres pool error", { error: errorText(e) }));
+  // Claims only (markRunning): synchronous_commit = off, so a claim does not wait for its WAL
+  // flush. Safe because a claim can be redone: its BullMQ job stays active until the result is
+  // committed, and the result's commit (synchronous, on `sql`) flushes the WAL up to itself, so a
+  // durable result implies a durable claim. If Postgres crashes and drops an unflushed claim, the
+  // result finds the trial at an earlier attempt (claimLost) and the job is retried, not acknowledged.
+  const claimSql = new pg.Pool({
+    connectionString: options.databaseUrl,
+    max: slots.length,
+    connectionTimeoutMillis: 5000,
+    options: "-c synchronous_commit=off",
+  });
+  // Results: group commit (one statement and one flush for the results of concurrent slots).
+  const results = createResultWriter(sql);
+  for (const p of [sql, claimSql]) p.on("error", (e) => log("postgres pool error", { error: errorText(e) }));
   const connection = createRedis({ url: options.redisUrl, forWorker: true });
   const queueConnection = createRedis({ url: options.redisUrl });
   const subscriber = createRedis({ url: options.redisUrl, forWorker: true });
@@ -172,7 +197,43 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     20,
   );
 
+  // The slot pool: a job takes a slot before its claim and gives it back as soon as its trainer
+  // returns, so the next trial on that device starts while this one's result is being committed
+  // and acknowledged. BullMQ may therefore hold up to 2 × slots jobs (`prefetch` extra), but never
+  // more than `slots` trainers run at once. A fetched job that finds no slot within slotWaitMs (all
+  // devices busy with long trials) goes back to the head of the wait list unclaimed (moveToWait, no
+  // attempt consumed) and the worker stops prefetching until a slot frees, so it does not sit on
+  // jobs that idle workers could run.
   const freeSlots = [...slots.keys()];
+  const slotWaiters: Array<(slot: number | null) => void> = [];
+  const prefetch = Math.max(0, options.prefetch ?? slots.length);
+  const slotWaitMs = 250;
+  let saturated = false;
+  const acquireSlot = (): Promise<number | null> => {
+    const free = freeSlots.shift();
+    if (free !== undefined) return Promise.resolve(free);
+    return new Promise((resolve) => {
+      const waiter = (slot: number | null) => {
+        clearTimeout(timer);
+        resolve(slot);
+      };
+      const timer = setTimeout(() => {
+        const i = slotWaiters.indexOf(waiter);
+        if (i >= 0) slotWaiters.splice(i, 1);
+        resolve(null);
+      }, slotWaitMs);
+      slotWaiters.push(waiter);
+    });
+  };
+  const releaseSlot = (slot: number) => {
+    const next = slotWaiters.shift();
+    if (next) next(slot);
+    else freeSlots.push(slot);
+    if (saturated) {
+      saturated = false;
+      worker.concurrency = slots.length + prefetch;
+    }
+  };
   const trainers = new Map<string, Promise<Trainer>>();
   const getTrainer = (name: string, slot: number) => {
     const key = `${name}@${slot}`;
@@ -205,18 +266,39 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 
   async function processTrial(job: Job<TrialJobData>, token?: string): Promise<unknown> {
     const { trialId } = job.data;
-    const slot = freeSlots.shift();
-    if (slot === undefined) throw new Error("no free slot (concurrency above slots)");
+    let slot = closing ? null : await acquireSlot();
+    if (slot !== null && closing) {
+      releaseSlot(slot); // shutting down: give the job back unclaimed
+      slot = null;
+    }
+    if (slot === null) {
+      if (!closing && !saturated) {
+        saturated = true;
+        worker.concurrency = slots.length;
+      }
+      if (token) {
+        await job
+          .moveToWait(token)
+          .catch((e) => log("moveToWait failed (the stalled check will recover it)", { trialId, error: errorText(e) }));
+        throw new WaitingError();
+      }
+      throw new Error("no free slot");
+    }
+    let held = true;
+    const release = () => {
+      if (held) releaseSlot(slot);
+      held = false;
+    };
     try {
       const claimed = await persist(
         "markRunning",
-        () => markRunning(sql, trialId, id, { checkpointPath: join(options.checkpointDir, trialId) }),
+        () => markRunning(claimSql, trialId, id, { checkpointPath: join(options.checkpointDir, trialId) }),
         30,
       );
       if (!claimed) return { skipped: true };
-      return await runClaimed(job, token, claimed, slot);
+      return await runClaimed(job, token, claimed, slot, release);
     } finally {
-      freeSlots.push(slot);
+      release();
     }
   }
 
@@ -225,6 +307,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     token: string | undefined,
     claimed: ClaimedTrial,
     slot: number,
+    releaseSlot: () => void,
   ): Promise<unknown> {
     const { id: trialId, sweepId, attempt } = claimed;
     const checkpointPath = claimed.checkpointPath ?? join(options.checkpointDir, trialId);
@@ -272,15 +355,21 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     } finally {
       clearInterval(timer);
       active.delete(trialId);
+      releaseSlot(); // the trainer is done with the device; the result is written off-slot
     }
     await flushing;
     const metrics = buffer;
     const reason = controller.signal.aborted ? String(controller.signal.reason) : null;
 
     const finish = async (record: TrialResultRecord) => {
-      const { recorded, checkSweep } = await persist("recordResult", () =>
-        recordResultDetailed(sql, trialId, attempt, { ...record, checkpointPath, metrics }),
+      const { recorded, checkSweep, claimLost } = await persist("recordResult", () =>
+        results.record(trialId, attempt, { ...record, checkpointPath, metrics }),
       );
+      if (claimLost) {
+        // Postgres lost this attempt's claim (crash before its WAL flush): run the attempt again.
+        log("claim lost before the result; retrying the trial", { trialId, attempt });
+        throw new Error(`claim of trial ${trialId} attempt ${attempt} was lost; retrying`);
+      }
       if (!recorded)
         log("result already recorded or trial not running; nothing changed", {
           trialId,
@@ -350,7 +439,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const worker = new Worker<TrialJobData>(QUEUE_TRIALS, processTrial, {
     connection,
     prefix: options.redisPrefix,
-    concurrency: slots.length,
+    concurrency: slots.length + prefetch,
     lockDuration: options.lockDurationMs ?? 30_000,
     stalledInterval: options.stalledIntervalMs ?? 30_000,
     maxStalledCount: options.maxStalledCount ?? 3,
@@ -425,7 +514,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         await fitQueue.close().catch(() => {});
         await Promise.all([connection, queueConnection].map((c: Redis) => c.quit().catch(() => c.disconnect())));
         await db.$disconnect();
-        await sql.end();
+        await Promise.all([sql.end(), claimSql.end()]);
         log("worker stopped", { workerId: id });
       })();
       return closed;

@@ -5,6 +5,8 @@
 //   recordMetrics batched TrialMetric rows (skipDuplicates on (trialId, step))
 //   recordResult  the result and the final status in one transaction, only for the attempt that
 //                 is running and has no result yet (a second completion changes nothing)
+//   recordResults the same for several results in one statement; createResultWriter groups the
+//                 results that arrive while a write is in flight (group commit)
 //   releaseTrial  running → queued (shutdown, or a crash with attempts left)
 //   completeSweepIfDone  a sweep with nothing queued or running becomes completed
 import type { Db } from "@powersweep/db";
@@ -14,20 +16,22 @@ import type { Db } from "@powersweep/db";
  * Prisma raw query costs far more CPU than the round trip itself. Every function here takes either.
  */
 export interface SqlPool {
-  query(text: string, values?: unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }>;
+  query(q: { text: string; values?: unknown[]; name?: string }): Promise<{ rows: unknown[]; rowCount: number | null }>;
 }
 export type SqlClient = Db | SqlPool;
 
 const isPrisma = (c: SqlClient): c is Db => "$queryRawUnsafe" in c;
 
-async function queryRows<T>(c: SqlClient, sql: string, params: unknown[]): Promise<T[]> {
+// On a plain pool every hot statement is a named (prepared) statement: parsed and planned once per
+// connection instead of once per call.
+async function queryRows<T>(c: SqlClient, sql: string, params: unknown[], name?: string): Promise<T[]> {
   if (isPrisma(c)) return c.$queryRawUnsafe<T[]>(sql, ...params);
-  return (await c.query(sql, params)).rows as T[];
+  return (await c.query({ text: sql, values: params, name })).rows as T[];
 }
 
-async function execute(c: SqlClient, sql: string, params: unknown[]): Promise<number> {
+async function execute(c: SqlClient, sql: string, params: unknown[], name?: string): Promise<number> {
   if (isPrisma(c)) return c.$executeRawUnsafe(sql, ...params);
-  return (await c.query(sql, params)).rowCount ?? 0;
+  return (await c.query({ text: sql, values: params, name })).rowCount ?? 0;
 }
 
 export type TrialOutcome = "succeeded" | "diverged" | "failed" | "cancelled";
@@ -77,7 +81,7 @@ export async function markRunning(
     trainer: string;
     maxAttempts: number;
     checkpointPath: string | null;
-  }>(db, MARK_RUNNING_SQL, [trialId, workerId, checkpointPath]);
+  }>(db, MARK_RUNNING_SQL, [trialId, workerId, checkpointPath], "ps_mark_running");
   const r = rows[0];
   if (!r) return null;
   return {
@@ -130,6 +134,7 @@ export async function recordMetrics(
      SELECT $1::uuid, $2, x.step, x.tokens, x.lr, x."trainLoss", x."evalLoss" FROM jsonb_to_recordset($3::jsonb) AS ${METRIC_COLUMNS}
      ON CONFLICT ("trialId", step) DO NOTHING`,
     [trialId, attempt, metricRows(points)],
+    "ps_record_metrics",
   );
 }
 
@@ -173,8 +178,36 @@ RETURNING id, "sweepId"
 )
 SELECT count(*)::int AS n,
   (SELECT count(*)::int FROM (SELECT 1 FROM "Trial" o, t WHERE o."sweepId" = t."sweepId" AND o.status IN ('queued', 'running')
-     AND o.id <> t.id LIMIT ${BUSY_SWEEP + 1}) b) AS "othersActive"
+     AND o.id <> t.id LIMIT ${BUSY_SWEEP + 1}) b) AS "othersActive",
+  (SELECT attempts FROM "Trial" WHERE id = $1::uuid AND status IN ('queued', 'running')) AS "attemptsNow"
 FROM t`;
+
+/** What recording one result did. */
+export interface RecordOutcome {
+  /** This call recorded the result (false: already recorded, or the attempt is not the running one). */
+  recorded: boolean;
+  /** The sweep may now be done: run completeSweepIfDone after this commit. */
+  checkSweep: boolean;
+  /**
+   * Not recorded because the trial is still queued or running at an EARLIER attempt than this
+   * one: the claim itself was lost (a Postgres crash dropped its unflushed commit, see the worker's
+   * claim pool). The attempt must be run again (its job retried), not acknowledged.
+   */
+  claimLost: boolean;
+}
+
+const errorText = (e: string | null | undefined) => (e == null ? null : e.replaceAll("\u0000", ""));
+
+const outcome = (
+  recorded: boolean,
+  attempt: number,
+  othersActive: number | null | undefined,
+  attemptsNow: number | null | undefined,
+): RecordOutcome => ({
+  recorded,
+  checkSweep: !recorded || Number(othersActive ?? 0) <= BUSY_SWEEP,
+  claimLost: !recorded && attemptsNow != null && Number(attemptsNow) < attempt,
+});
 
 /**
  * Records the result of attempt `attempt` and moves the trial to its final status, in one
@@ -191,33 +224,169 @@ export async function recordResult(
   return (await recordResultDetailed(db, trialId, attempt, r)).recorded;
 }
 
-/**
- * recordResult, also telling whether the sweep may now be done (`checkSweep`: run
- * completeSweepIfDone after this commit).
- */
+/** recordResult, also telling whether the sweep may now be done and whether the claim was lost. */
 export async function recordResultDetailed(
   db: SqlClient,
   trialId: string,
   attempt: number,
   r: TrialResultRecord,
-): Promise<{ recorded: boolean; checkSweep: boolean }> {
-  const rows = await queryRows<{ n: number; othersActive: number | null }>(db, RECORD_SQL, [
-    trialId,
-    attempt,
-    r.status,
-    finite(r.trainLoss),
-    finite(r.testLoss),
-    finite(r.testPerplexity),
-    finite(r.tokensSeen),
-    finite(r.wallSeconds),
-    finite(r.tokensPerSecond),
-    r.error ?? null,
-    r.errorClass ?? null,
-    r.checkpointPath ?? null,
-    metricRows(r.metrics ?? []),
-  ]);
-  const recorded = Number(rows[0]?.n ?? 0) === 1;
-  return { recorded, checkSweep: !recorded || Number(rows[0]?.othersActive ?? 0) <= BUSY_SWEEP };
+): Promise<RecordOutcome> {
+  const rows = await queryRows<{ n: number; othersActive: number | null; attemptsNow: number | null }>(
+    db,
+    RECORD_SQL,
+    [
+      trialId,
+      attempt,
+      r.status,
+      finite(r.trainLoss),
+      finite(r.testLoss),
+      finite(r.testPerplexity),
+      finite(r.tokensSeen),
+      finite(r.wallSeconds),
+      finite(r.tokensPerSecond),
+      errorText(r.error),
+      errorText(r.errorClass),
+      r.checkpointPath ?? null,
+      metricRows(r.metrics ?? []),
+    ],
+    "ps_record_result",
+  );
+  const row = rows[0];
+  return outcome(Number(row?.n ?? 0) === 1, attempt, row?.othersActive, row?.attemptsNow);
+}
+
+/** One result to record: attempt `attempt` of trial `trialId`. */
+export interface ResultWrite {
+  trialId: string;
+  attempt: number;
+  record: TrialResultRecord;
+}
+
+const RECORD_MANY_SQL = `
+WITH v AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(i int, id uuid, attempt int, status text, "trainLoss" float8,
+    "testLoss" float8, "testPerplexity" float8, "tokensSeen" float8, "wallSeconds" float8, "tokensPerSecond" float8,
+    error text, "errorClass" text, "checkpointPath" text, metrics jsonb)
+), t AS (
+  UPDATE "Trial" tr SET status = v.status::"TrialStatus", "resultAttempt" = v.attempt, "finishedAt" = now(),
+    "updatedAt" = now(), "trainLoss" = v."trainLoss", "testLoss" = v."testLoss", "testPerplexity" = v."testPerplexity",
+    "tokensSeen" = v."tokensSeen", "wallSeconds" = v."wallSeconds", "tokensPerSecond" = v."tokensPerSecond",
+    error = v.error, "errorClass" = v."errorClass", "checkpointPath" = COALESCE(v."checkpointPath", tr."checkpointPath")
+  FROM v
+  WHERE tr.id = v.id AND tr.attempts = v.attempt AND tr.status = 'running' AND tr."resultAttempt" IS NULL
+  RETURNING tr.id, tr."sweepId", v.i
+), m AS (
+  INSERT INTO "TrialMetric" ("trialId", attempt, step, tokens, lr, "trainLoss", "evalLoss")
+  SELECT t.id, v.attempt, x.step, x.tokens, x.lr, x."trainLoss", x."evalLoss"
+  FROM t JOIN v ON v.i = t.i, jsonb_to_recordset(v.metrics) AS ${METRIC_COLUMNS}
+  ON CONFLICT ("trialId", step) DO NOTHING
+), busy AS (
+  SELECT s."sweepId", (SELECT count(*)::int FROM (SELECT 1 FROM "Trial" o WHERE o."sweepId" = s."sweepId"
+      AND o.status IN ('queued', 'running') AND o.id NOT IN (SELECT id FROM t) LIMIT ${BUSY_SWEEP + 1}) b) AS n
+  FROM (SELECT DISTINCT "sweepId" FROM t) s
+)
+SELECT v.i, t.id IS NOT NULL AS recorded, busy.n AS "othersActive", cur.attempts AS "attemptsNow"
+FROM v LEFT JOIN t ON t.i = v.i LEFT JOIN busy ON busy."sweepId" = t."sweepId"
+  LEFT JOIN "Trial" cur ON cur.id = v.id AND cur.status IN ('queued', 'running')`;
+
+/**
+ * Records several results in ONE statement (one transaction, one commit flush): each row is the
+ * same conditional update as recordResultDetailed (only the running attempt without a result), so
+ * every result stays idempotent on its own. Outcomes are in the order of `writes`.
+ */
+export async function recordResults(db: SqlClient, writes: ResultWrite[]): Promise<RecordOutcome[]> {
+  if (!writes.length) return [];
+  const payload = JSON.stringify(
+    writes.map((w, i) => ({
+      i,
+      id: w.trialId,
+      attempt: w.attempt,
+      status: w.record.status,
+      trainLoss: finite(w.record.trainLoss),
+      testLoss: finite(w.record.testLoss),
+      testPerplexity: finite(w.record.testPerplexity),
+      tokensSeen: finite(w.record.tokensSeen),
+      wallSeconds: finite(w.record.wallSeconds),
+      tokensPerSecond: finite(w.record.tokensPerSecond),
+      error: errorText(w.record.error),
+      errorClass: errorText(w.record.errorClass),
+      checkpointPath: w.record.checkpointPath ?? null,
+      metrics: JSON.parse(metricRows(w.record.metrics ?? [])) as unknown,
+    })),
+  );
+  const rows = await queryRows<{
+    i: number;
+    recorded: boolean;
+    othersActive: number | null;
+    attemptsNow: number | null;
+  }>(db, RECORD_MANY_SQL, [payload], "ps_record_results");
+  const out: RecordOutcome[] = writes.map((w) => outcome(false, w.attempt, null, null));
+  for (const r of rows) {
+    const w = writes[Number(r.i)];
+    if (w) out[Number(r.i)] = outcome(Boolean(r.recorded), w.attempt, r.othersActive, r.attemptsNow);
+  }
+  return out;
+}
+
+/** Errors that belong to one row's data, not to the connection: a batch failing with one is retried row by row. */
+const isDataError = (e: unknown) => {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === "string" && (code.startsWith("22") || code.startsWith("23"));
+};
+
+export interface ResultWriter {
+  /** Records one result, grouped with the others that arrive while a write is in flight. */
+  record(trialId: string, attempt: number, r: TrialResultRecord): Promise<RecordOutcome>;
+}
+
+/**
+ * Group commit for results: a result is written at once when no write is in flight; results that
+ * arrive meanwhile wait for it and then go together in one recordResults statement (at most
+ * `maxBatch`). So a lone result costs no added latency, and concurrent slots share one round trip
+ * and one commit flush. A promise resolves only after its row's transaction committed; a failed
+ * batch rejects every waiter (each caller retries), except a data error, which is retried row by
+ * row so one bad row cannot block the others.
+ */
+export function createResultWriter(db: SqlClient, { maxBatch = 64 }: { maxBatch?: number } = {}): ResultWriter {
+  type Pending = { w: ResultWrite; resolve: (o: RecordOutcome) => void; reject: (e: unknown) => void };
+  let pending: Pending[] = [];
+  let writing = false;
+  const one = (w: ResultWrite) => recordResultDetailed(db, w.trialId, w.attempt, w.record);
+  async function drain() {
+    writing = true;
+    try {
+      while (pending.length) {
+        const batch = pending.slice(0, maxBatch);
+        pending = pending.slice(batch.length);
+        try {
+          const out =
+            batch.length === 1
+              ? [await one((batch[0] as Pending).w)]
+              : await recordResults(
+                  db,
+                  batch.map((b) => b.w),
+                );
+          for (const [i, b] of batch.entries()) b.resolve(out[i] as RecordOutcome);
+        } catch (e) {
+          if (batch.length > 1 && isDataError(e)) {
+            for (const b of batch) await one(b.w).then(b.resolve, b.reject);
+          } else {
+            for (const b of batch) b.reject(e);
+          }
+        }
+      }
+    } finally {
+      writing = false;
+    }
+  }
+  return {
+    record(trialId, attempt, record) {
+      return new Promise<RecordOutcome>((resolve, reject) => {
+        pending.push({ w: { trialId, attempt, record }, resolve, reject });
+        if (!writing) void drain();
+      });
+    },
+  };
 }
 
 /**
