@@ -73,6 +73,7 @@ export function formatFit(fit: SweepFit): string {
           tokens: sci(r.tokens, 2),
           bOpt: String(r.batchSize),
           lossAtOpt: fixed(r.lossAtOpt),
+          edge: r.onEdge ? `extend ${r.onEdge}` : "",
         })),
       ),
     );

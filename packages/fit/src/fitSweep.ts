@@ -175,6 +175,7 @@ export function fitSweep(rows: FitRow[], options: FitSweepOptions = {}): SweepFi
   if (transfer && !transfer.agree) warnings.push(`transfer check: ${transfer.detail}`);
 
   const batchSizeLaw = fitBatchSizeLaw(etaOpt, { includeEdge: opts.includeEdge, seed: opts.seed });
+  warnings.push(...batchSizeLaw.notes);
   const powerSweep = powerRows.length > 0 ? powerSweepSurface(powerRows) : null;
 
   return jsonSafe({

@@ -50,6 +50,50 @@ describe("fitSweep result", () => {
     expect([256, 512]).toContain(last?.batchSize); // truth 362: log2 = 8.5, halfway between
   });
 
+  it("flags a B_opt on the edge of the batch-size grid and leaves it out of the B_opt law", () => {
+    // Truth at T = 256e9 is B_opt ≈ 362, so a grid capped at 128 puts B_opt on its top edge from
+    // T = 32e9 on (truth 128), and a grid starting at 128 puts it on its bottom edge below that.
+    const capped = fitSweep(
+      synthSweep({ models: [{ name: "m", a: 4.6, b: -0.51 }], batchSizes: [16, 32, 64, 128], rngSeed: 5 }),
+      { etaBootstrap: 10 },
+    );
+    const top = capped.batchSizeLaw.table.filter((r) => r.onEdge === "higher");
+    expect(top.map((r) => r.tokens)).toEqual(expect.arrayContaining([64e9, 128e9, 256e9]));
+    expect(top.every((r) => r.batchSize === 128)).toBe(true);
+    expect(
+      capped.warnings.some((w) => /T=256000000000: B_opt = 128 is the largest .*extend batch sizes higher/.test(w)),
+    ).toBe(true);
+    // The law only sees interior points, so it is not dragged flat by the cap.
+    const law = capped.batchSizeLaw.perModel.m;
+    expect(law?.n).toBe(capped.batchSizeLaw.table.length - capped.batchSizeLaw.table.filter((r) => r.onEdge).length);
+
+    const floored = fitSweep(
+      synthSweep({ models: [{ name: "m", a: 4.6, b: -0.51 }], batchSizes: [128, 256, 512], tokens: [2e9, 4e9, 8e9] }),
+      { etaBootstrap: 10 },
+    );
+    expect(floored.batchSizeLaw.table.every((r) => r.onEdge === "lower" && r.batchSize === 128)).toBe(true);
+    expect(floored.batchSizeLaw.perModel.m).toBeNull();
+    expect(floored.warnings.some((w) => /B_opt law not fitted/.test(w))).toBe(true);
+  });
+
+  it("fits no B_opt law when B_opt is the same batch size at every T", () => {
+    const flat = fitSweep(
+      synthSweep({
+        models: [{ name: "m", a: 4.6, b: -0.51 }],
+        batchSizes: [16, 32, 64],
+        bOptD: 0,
+        bOptC: 32,
+        sigma: 0.005,
+      }),
+      { etaBootstrap: 10 },
+    );
+    expect(flat.batchSizeLaw.table.every((r) => r.batchSize === 32 && r.onEdge === null)).toBe(true);
+    expect(flat.batchSizeLaw.perModel.m).toBeNull();
+    expect(flat.warnings).toContain(
+      "m: B_opt law not fitted: B_opt = 32 at every token budget, so the batch-size grid does not resolve a trend",
+    );
+  });
+
   it("reports sensitivity (curvature) per group", () => {
     // Synthetic curvature is 2·0.1 = 0.2 per (ln η)² for every group.
     const curv = fit.etaOpt.map((g) => g.curvature).filter((c): c is number => c !== null);
