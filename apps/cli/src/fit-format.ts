@@ -12,7 +12,9 @@ export function formatLaw(law: PowerLaw | null, label = "γ = a·T^b"): string {
   if (!law) return `${label}: not fitted (needs γ at 2 or more token budgets away from the grid edges)`;
   const ci = law.ci95 ?? law.ci95Analytic;
   const ciText = ci
-    ? `  95% CI: a ∈ [${sci(ci.a[0], 2)}, ${sci(ci.a[1], 2)}], b ∈ [${fixed(ci.b[0], 3)}, ${fixed(ci.b[1], 3)}]`
+    ? `  95% CI: a ∈ [${sci(ci.a[0], 2)}, ${sci(ci.a[1], 2)}], b ∈ [${fixed(ci.b[0], 3)}, ${fixed(ci.b[1], 3)}]${
+        law.ci95Method === "bootstrap+t" ? " (few points: bootstrap widened to the Student-t interval)" : ""
+      }`
     : "  (no CI: fewer than 3 points)";
   return `${label}: a = ${sci(law.a)}, b = ${fixed(law.b, 3)}, R² = ${fixed(law.r2, 3)}, n = ${law.n}\n${ciText}`;
 }

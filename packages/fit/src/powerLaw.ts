@@ -23,13 +23,25 @@ export interface PowerLaw {
   /** Residual standard deviation in ln γ (df = n − 2); null when n = 2. */
   sigmaLn: number | null;
   residuals: { tokens: number; gamma: number; model: string | null; residualLn: number }[];
-  /** Pairs bootstrap (resample points, seeded) percentile intervals; null when n < 3. */
+  /**
+   * The reported 95% intervals; null when n < 3. Pairs bootstrap (resample points, seeded)
+   * percentile intervals; with fewer than SMALL_N points a pairs bootstrap under-covers (its
+   * resamples are few distinct point sets, whose slopes span little more than the pairwise slopes),
+   * so each bound is then the wider of the bootstrap's and the Student-t interval's (`ci95Method`).
+   */
   ci95: { a: [number, number]; b: [number, number] } | null;
+  ci95Method: "bootstrap" | "bootstrap+t" | null;
   /** Student-t intervals from the OLS covariance; null when n < 3. */
   ci95Analytic: { a: [number, number]; b: [number, number] } | null;
   /** OLS covariance of (ln a, b): s²(XᵀX)⁻¹. null when n < 3 (no residual degrees of freedom). */
   cov: { varLnA: number; varB: number; covLnAB: number } | null;
 }
+
+/** Below this many points the reported ci95 is widened to cover the Student-t interval. */
+export const SMALL_N = 8;
+
+const hull = (p: [number, number], q: [number, number] | undefined): [number, number] =>
+  q ? [Math.min(p[0], q[0]), Math.max(p[1], q[1])] : p;
 
 interface Ols {
   intercept: number;
@@ -120,7 +132,9 @@ export function fitPowerLaw(points: PowerLawPoint[], opts: PowerLawOptions = {})
       a: [Math.exp(quantileSorted(lnAs, 0.025)), Math.exp(quantileSorted(lnAs, 0.975))],
       b: [quantileSorted(bs, 0.025), quantileSorted(bs, 0.975)],
     };
+    if (n < SMALL_N && ci95Analytic) ci95 = { a: hull(ci95.a, ci95Analytic.a), b: hull(ci95.b, ci95Analytic.b) };
   }
+  const ci95Method = ci95 === null ? null : n < SMALL_N && ci95Analytic ? "bootstrap+t" : "bootstrap";
 
   return {
     a: Math.exp(fit.intercept),
@@ -136,6 +150,7 @@ export function fitPowerLaw(points: PowerLawPoint[], opts: PowerLawOptions = {})
       residualLn: (ys[i] as number) - (fit.intercept + fit.slope * (xs[i] as number)),
     })),
     ci95,
+    ci95Method,
     ci95Analytic,
     cov,
   };
