@@ -52,6 +52,11 @@ export function formatFit(fit: SweepFit): string {
   const parts = [
     `η_opt per (model, T, β) — parabola in ln η over a band around the minimum, bootstrap CI:`,
     formatEtaOptTable(fit),
+    ...(fit.noise
+      ? [
+          `run-to-run noise of the test loss ≈ ${fixed(fit.noise.sd, 3)} nats (pooled ${fit.noise.source}, ${fit.noise.dof} dof); one-seed CIs use it`,
+        ]
+      : []),
     "",
     `γ = η_opt/β per T (mean of the ${fit.options.topK} best batch sizes):`,
     formatGammaTable(fit),

@@ -20,6 +20,12 @@ export interface EtaOptOptions {
   minPoints?: number;
   /** Bootstrap resamples for ci95 (default 200). */
   bootstrap?: number;
+  /**
+   * The sd of one run's test loss, pooled over a sweep's groups (pooledLossNoise; fitSweep passes
+   * it). A group with one seed per lr then gets a parametric bootstrap with this noise instead of
+   * resampling its own 1–2 degrees of freedom of band residuals, which under-covers.
+   */
+  noiseSd?: number;
   /** Seed of the bootstrap PRNG (default 1). */
   seed?: number;
   /**
@@ -36,10 +42,14 @@ export interface EtaOptEstimate {
   lossAtOpt: number;
   /** d²loss/d(ln η)² at the vertex: the Time Transfer "sensitivity" (2405.05838). null on argmin fallback. */
   curvature: number | null;
-  /** Bootstrap 95% interval for η_opt; null when there is no noise estimate (1 seed and ≤3 band points). */
+  /** Bootstrap 95% interval for η_opt; null when there is no noise estimate (1 seed, ≤3 band points, no noiseSd). */
   ci95: [number, number] | null;
-  /** "seeds" (resample seeds per lr) or "residuals" (residual bootstrap of the band fit) or null. */
-  ciMethod: "seeds" | "residuals" | null;
+  /**
+   * "seeds" (resample seeds per lr), "pooled-noise" (band fit plus the sweep's pooled run-to-run
+   * noise, for one seed per lr), "residuals" (residual bootstrap of the band fit, when no pooled
+   * noise is given) or null.
+   */
+  ciMethod: "seeds" | "pooled-noise" | "residuals" | null;
   method: "parabola" | "argmin";
   /** Grid points (distinct lrs) in the final band fit; 1 on argmin fallback without a band. */
   nPoints: number;
@@ -243,27 +253,28 @@ export function estimateEtaOpt(points: EtaOptPoint[], opts: EtaOptOptions = {}):
 
   // Bootstrap ci95 on ln η_opt.
   let ci95: [number, number] | null = null;
-  let ciMethod: "seeds" | "residuals" | null = null;
+  let ciMethod: EtaOptEstimate["ciMethod"] = null;
   const bandCounts = ws.slice(fit.lo, fit.hi + 1);
-  const seedBoot = Math.min(...bandCounts) >= 2 && n >= 2;
   const m = fit.hi - fit.lo + 1;
-  const residBoot = !seedBoot && fit.fitted !== null && m > 3;
-  if (nBoot > 0 && (seedBoot || residBoot)) {
+  if (Math.min(...bandCounts) >= 2 && n >= 2) ciMethod = "seeds";
+  else if (fit.fitted !== null && opts.noiseSd !== undefined && opts.noiseSd > 0) ciMethod = "pooled-noise";
+  else if (fit.fitted !== null && m > 3) ciMethod = "residuals";
+  if (nBoot > 0 && ciMethod !== null) {
     const rand = mulberry32(opts.seed ?? 1);
     const draws: number[] = [];
     const yb = ys.slice();
-    let resid: number[] = [];
-    if (residBoot && fit.fitted) {
-      const scale = Math.sqrt(m / (m - 3)); // undo the shrinkage of fitted residuals
-      resid = fit.fitted.map((f, j) => ((ys[fit.lo + j] as number) - f) * scale);
-    }
+    const fitted = fit.fitted ?? [];
+    const resid =
+      ciMethod === "residuals"
+        ? fitted.map((f, j) => ((ys[fit.lo + j] as number) - f) * Math.sqrt(m / (m - 3))) // undo the shrinkage of fitted residuals
+        : [];
     const seedSd = curve.losses.map((l, i) => {
       let v = 0;
       for (const x of l) v += (x - (ys[i] as number)) ** 2;
       return Math.sqrt(v / l.length) / Math.sqrt(l.length);
     });
     for (let b = 0; b < nBoot; b++) {
-      if (seedBoot) {
+      if (ciMethod === "seeds") {
         for (let i = 0; i < n; i++) {
           const l = curve.losses[i] as number[];
           if (l.length > LARGE_SEED_COUNT) {
@@ -276,16 +287,18 @@ export function estimateEtaOpt(points: EtaOptPoint[], opts: EtaOptOptions = {}):
           for (let j = 0; j < l.length; j++) s += l[Math.floor(rand() * l.length)] as number;
           yb[i] = s / l.length;
         }
-      } else if (fit.fitted) {
+      } else if (ciMethod === "pooled-noise") {
+        const sd = opts.noiseSd as number;
         for (let j = 0; j < m; j++)
-          yb[fit.lo + j] = (fit.fitted[j] as number) + (resid[Math.floor(rand() * m)] as number);
+          yb[fit.lo + j] = (fitted[j] as number) + (sd / Math.sqrt(ws[fit.lo + j] as number)) * normal(rand);
+      } else {
+        for (let j = 0; j < m; j++) yb[fit.lo + j] = (fitted[j] as number) + (resid[Math.floor(rand() * m)] as number);
       }
       draws.push(fitCurve(curve.xs, yb, ws, k, minPoints).x);
     }
     draws.sort((a, b) => a - b);
     ci95 = [Math.exp(quantileSorted(draws, 0.025)), Math.exp(quantileSorted(draws, 0.975))];
-    ciMethod = seedBoot ? "seeds" : "residuals";
-  }
+  } else ciMethod = null;
 
   return {
     etaOpt: Math.exp(fit.x),
@@ -301,5 +314,67 @@ export function estimateEtaOpt(points: EtaOptPoint[], opts: EtaOptOptions = {}):
     extend,
     suggestedLrs,
     bracketedByDivergence,
+  };
+}
+
+/** Run-to-run noise of the test loss, pooled over groups. */
+export interface LossNoise {
+  /** Estimated sd of one run's test loss (nats). */
+  sd: number;
+  /** Degrees of freedom behind it. */
+  dof: number;
+  /** Where it came from: spread between seeds at one lr, band-parabola residuals, or both. */
+  source: "seeds" | "band residuals" | "seeds and band residuals";
+}
+
+/**
+ * The sd of one run's test loss pooled over a sweep's (model, T, β) groups: the spread between
+ * seeds at the same lr where an lr has ≥2 seeds, otherwise the residuals of the group's band
+ * parabola (which also hold any misfit, so they over- rather than under-state the noise). null with
+ * fewer than 3 degrees of freedom in all.
+ */
+export function pooledLossNoise(
+  groups: EtaOptPoint[][],
+  opts: Pick<EtaOptOptions, "bandSteps" | "minPoints"> = {},
+): LossNoise | null {
+  const k = Math.max(1, Math.floor(opts.bandSteps ?? 2));
+  const minPoints = Math.max(3, Math.floor(opts.minPoints ?? 4));
+  let ss = 0;
+  let dof = 0;
+  let fromSeeds = false;
+  let fromResiduals = false;
+  for (const points of groups) {
+    const curve = buildCurve(points);
+    const ys = curve.losses.map(mean);
+    if (curve.losses.some((l) => l.length >= 2)) {
+      curve.losses.forEach((l, i) => {
+        if (l.length < 2) return;
+        for (const x of l) ss += (x - (ys[i] as number)) ** 2;
+        dof += l.length - 1;
+        fromSeeds = true;
+      });
+      continue;
+    }
+    if (curve.lrs.length < 4) continue;
+    const fit = fitCurve(
+      curve.xs,
+      ys,
+      curve.losses.map((l) => l.length),
+      k,
+      minPoints,
+    );
+    const m = fit.hi - fit.lo + 1;
+    if (!fit.fitted || m <= 3) continue;
+    fit.fitted.forEach((f, j) => {
+      ss += ((ys[fit.lo + j] as number) - f) ** 2;
+    });
+    dof += m - 3;
+    fromResiduals = true;
+  }
+  if (dof < 3) return null;
+  return {
+    sd: Math.sqrt(ss / dof),
+    dof,
+    source: fromSeeds && fromResiduals ? "seeds and band residuals" : fromSeeds ? "seeds" : "band residuals",
   };
 }

@@ -1,7 +1,7 @@
 // One call for the fitter service: η_opt per (model, T, β) → γ table → γ = a·T^b (eq. 4) pooled and
 // per size + transfer check (Hypothesis 2) → B_opt(T) (Time Transfer) → power-sweep summary.
 import { type BatchSizeLaw, fitBatchSizeLaw } from "./batchSize.ts";
-import { estimateEtaOpt } from "./etaOpt.ts";
+import { estimateEtaOpt, type LossNoise, pooledLossNoise } from "./etaOpt.ts";
 import { type EtaOptGroup, type GammaRow, gammaTable } from "./gamma.ts";
 import { fitPowerLaw, type PowerLaw, type TransferCheck, transferCheck } from "./powerLaw.ts";
 import { type PowerSweepSummary, powerSweepSurface } from "./powerSweep.ts";
@@ -39,6 +39,8 @@ export interface SweepFit {
   law: { pooled: PowerLaw | null; perModel: Record<string, PowerLaw | null>; transfer: TransferCheck | null };
   batchSizeLaw: BatchSizeLaw;
   powerSweep: PowerSweepSummary | null;
+  /** Run-to-run noise of the test loss pooled over the groups; it sets the CI of one-seed groups. */
+  noise: LossNoise | null;
   warnings: string[];
 }
 
@@ -116,6 +118,10 @@ export function fitSweep(rows: FitRow[], options: FitSweepOptions = {}): SweepFi
   const sorted = [...groups.values()].sort((p, q) =>
     p.model < q.model ? -1 : p.model > q.model ? 1 : p.tokens - q.tokens || p.batchSize - q.batchSize,
   );
+  const noise = pooledLossNoise(
+    sorted.map((g) => g.points),
+    { bandSteps: opts.bandSteps, minPoints: opts.minPoints },
+  );
   for (const g of sorted) {
     gi++;
     const label = `${g.model} T=${g.tokens} β=${g.batchSize}`;
@@ -129,6 +135,7 @@ export function fitSweep(rows: FitRow[], options: FitSweepOptions = {}): SweepFi
       bootstrap: opts.etaBootstrap,
       seed: opts.seed + gi * 7919,
       divergedLrs: g.divergedLrs,
+      noiseSd: noise?.sd,
     });
     etaOpt.push({
       model: g.model,
@@ -186,6 +193,7 @@ export function fitSweep(rows: FitRow[], options: FitSweepOptions = {}): SweepFi
     law: { pooled, perModel, transfer },
     batchSizeLaw,
     powerSweep,
+    noise,
     warnings,
   });
 }

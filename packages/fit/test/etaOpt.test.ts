@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { estimateEtaOpt, mulberry32, normal } from "../src/index.ts";
+import { estimateEtaOpt, fitSweep, mulberry32, normal, pooledLossNoise } from "../src/index.ts";
 
 const grid = (lo: number, n: number) => Array.from({ length: n }, (_, k) => lo * 2 ** k);
 
@@ -89,6 +89,58 @@ describe("estimateEtaOpt", () => {
     const e = estimateEtaOpt(pts);
     expect(e.ciMethod).toBe("residuals");
     expect(e.ci95).not.toBeNull();
+  });
+
+  describe("one seed per lr (the demo's case)", () => {
+    // 300 groups like the demo's: a 6-lr grid spaced ×2, the optimum anywhere in its middle, one
+    // seed, run-to-run noise σ = 0.05 nats (the reference study's seed spread), curvature 0.3.
+    const rand = mulberry32(3);
+    const lrs = grid(0.0025, 6);
+    const truths: number[] = [];
+    const groups = Array.from({ length: 300 }, () => {
+      const etaStar = 0.0025 * 2 ** (1.5 + 2 * rand());
+      truths.push(etaStar);
+      return lrs.map((lr) => ({ lr, testLoss: 2.4 + 0.15 * Math.log(lr / etaStar) ** 2 + 0.05 * normal(rand) }));
+    });
+    const coverage = (noiseSd?: number) =>
+      groups.filter((pts, r) => {
+        const ci = estimateEtaOpt(pts, { bootstrap: 200, seed: r, noiseSd }).ci95;
+        return ci !== null && ci[0] <= (truths[r] as number) && (truths[r] as number) <= ci[1];
+      }).length;
+
+    it("pools the noise of 9 groups' band residuals to about the true σ", () => {
+      const noise = pooledLossNoise(groups.slice(0, 9));
+      expect(noise?.source).toBe("band residuals");
+      expect(noise?.dof).toBeGreaterThanOrEqual(9);
+      expect(noise?.sd).toBeGreaterThan(0.035);
+      expect(noise?.sd).toBeLessThan(0.065);
+    });
+
+    it("covers the true η* ~95% of the time with the pooled noise; its own residuals alone under-cover", () => {
+      // Measured: own band residuals 237/300 (79%); pooled noise of 9 groups (σ̂ = 0.046) 283/300.
+      const noise = pooledLossNoise(groups.slice(0, 9));
+      expect(coverage(noise?.sd)).toBeGreaterThanOrEqual(270);
+      expect(coverage()).toBeLessThan(255);
+    });
+
+    it("is what fitSweep uses, and reports", () => {
+      const rows = groups
+        .slice(0, 9)
+        .flatMap((pts, g) =>
+          pts.map((p) => ({ model: "m", tokens: 1e5, batchSize: 2 ** g, ...p, status: "succeeded" })),
+        );
+      const fit = fitSweep(rows, { etaBootstrap: 50 });
+      expect(fit.noise?.sd).toBeCloseTo(pooledLossNoise(groups.slice(0, 9))?.sd as number, 12);
+      expect(fit.etaOpt.filter((g) => g.ci95).every((g) => g.ciMethod === "pooled-noise")).toBe(true);
+    });
+
+    it("pools the spread between seeds when there are seeds", () => {
+      const noise = pooledLossNoise([curve(grid(1e-4, 12), 0.0037, { sigma: 0.05, seed: 9 })]);
+      expect(noise?.source).toBe("seeds");
+      expect(noise?.dof).toBe(12);
+      expect(noise?.sd).toBeGreaterThan(0.03);
+      expect(noise?.sd).toBeLessThan(0.075);
+    });
   });
 
   it("flags an optimum beyond the top of the grid and suggests two more doublings", () => {
