@@ -296,6 +296,20 @@ function readLaw(v: unknown): LawView | null {
   };
 }
 
+/** Rows of (model, tokens, one numeric field), dropping rows where either number is missing. */
+function perTokenRows<K extends string>(rows: unknown[], field: K) {
+  return rows
+    .map((r) => {
+      const q = obj(r);
+      return {
+        model: typeof q.model === "string" ? q.model : null,
+        tokens: num(q.tokens) ?? Number.NaN,
+        [field]: num(q[field]) ?? Number.NaN,
+      } as { model: string | null; tokens: number } & Record<K, number>;
+    })
+    .filter((r) => Number.isFinite(r.tokens) && Number.isFinite(r[field]));
+}
+
 /** Read packages/fit's SweepFit (as stored by the fitter and served by GET /v1/sweeps/:id/fit). */
 export function readFit(v: unknown): FitView {
   const root = obj(v);
@@ -315,29 +329,9 @@ export function readFit(v: unknown): FitView {
       };
     })
     .filter((r) => Number.isFinite(r.tokens) && Number.isFinite(r.batchSize) && Number.isFinite(r.etaOpt));
-  const gamma = arr(pick(o, "gamma", "gammaTable"))
-    .map((r) => {
-      const q = obj(r);
-      const m = q.model;
-      return {
-        model: typeof m === "string" ? m : null,
-        tokens: num(q.tokens) ?? Number.NaN,
-        gamma: num(q.gamma) ?? Number.NaN,
-      };
-    })
-    .filter((r) => Number.isFinite(r.tokens) && Number.isFinite(r.gamma));
+  const gamma = perTokenRows(arr(pick(o, "gamma", "gammaTable")), "gamma");
   const lawField = obj(o.law);
-  const batchOpt = arr(pick(obj(o.batchSizeLaw), "table"))
-    .map((r) => {
-      const q = obj(r);
-      const m = q.model;
-      return {
-        model: typeof m === "string" ? m : null,
-        tokens: num(q.tokens) ?? Number.NaN,
-        batchSize: num(q.batchSize) ?? Number.NaN,
-      };
-    })
-    .filter((r) => Number.isFinite(r.tokens) && Number.isFinite(r.batchSize));
+  const batchOpt = perTokenRows(arr(pick(obj(o.batchSizeLaw), "table")), "batchSize");
   return {
     etaOpt,
     gamma,
