@@ -1,7 +1,8 @@
 // The worker process: takes trial jobs from BullMQ, runs them on a trainer, records the lifecycle in
 // Postgres (packages/orchestrator results.ts) and heartbeats its Worker row.
 //
-// Slots: one BullMQ Worker with concurrency = slots + prefetch, and a slot pool. With `devices`
+// Slots: one BullMQ Worker and a slot pool (slots.ts), which sets the BullMQ concurrency to
+// slots + prefetch + the jobs that are only finishing (result commit, acknowledgement). With `devices`
 // each slot is a GPU (exec trainers get CUDA_VISIBLE_DEVICES=<device>); otherwise `concurrency`
 // CPU slots. A job holds its slot from claim until its trainer returns, so at most one trial runs
 // per device at a time, while the previous trial's result commit and job acknowledgement overlap
@@ -9,8 +10,9 @@
 //
 // Postgres per trial: the claim (markRunning) on a pool with synchronous_commit = off (a claim can
 // be redone), the result through a group-commit writer (results of concurrent slots share one
-// statement and one WAL flush; each row stays idempotent), all as prepared statements. The BullMQ
-// job is acknowledged only after its result has committed.
+// statement and one WAL flush; each row stays idempotent), all as prepared statements. Claims are
+// grouped the same way (createClaimer: slots that free up together are claimed in one statement).
+// The BullMQ job is acknowledged only after its result has committed.
 //
 // Faults:
 //   SIGKILL       the job's lock expires (lockDurationMs) and another worker's stalled check
@@ -33,10 +35,10 @@ import {
   type ClaimedTrial,
   cancelledSweeps,
   completeSweepIfDone,
+  createClaimer,
   createResultWriter,
   heartbeat,
   type MetricPoint,
-  markRunning,
   recordMetrics,
   registerWorker,
   releaseTrial,
@@ -63,6 +65,7 @@ import {
 import { type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import pg from "pg";
+import { createSlotPool } from "./slots.ts";
 
 export const WORKER_VERSION = "0.1.0";
 
@@ -101,7 +104,8 @@ export interface WorkerOptions {
   fitDebounceMs?: number;
   /**
    * Jobs BullMQ may hold beyond the slots (default: one per slot): the next trial is fetched and
-   * claimed while the previous one's result is committed. Never more than one trainer per slot.
+   * claimed while the previous one's result is committed. Jobs that only finish (result commit,
+   * acknowledgement) come on top and hold no slot. Never more than one trainer per slot.
    */
   prefetch?: number;
   /** Postgres pool size (default slots + 1). */
@@ -142,10 +146,15 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 
   // Prisma for the fleet rows; plain pg pools for the per-trial hot path (results.ts takes either).
   const db: Db = createDb({ url: options.databaseUrl, max: 2 });
+  // plan_cache_mode = force_generic_plan on both hot-path pools: the claim and result statements
+  // take arrays, for which Postgres would otherwise re-plan every execution (custom plans, ~0.2-0.4
+  // ms of server CPU each); their plans are primary-key probes by construction (results.ts), so the
+  // generic plan is the right one whatever the parameters.
   const sql = new pg.Pool({
     connectionString: options.databaseUrl,
     max: options.dbPoolSize ?? slots.length + 1,
     connectionTimeoutMillis: 5000,
+    options: "-c plan_cache_mode=force_generic_plan",
   });
   // Claims only (markRunning): synchronous_commit = off, so a claim does not wait for its WAL
   // flush. Safe because a claim can be redone: its BullMQ job stays active until the result is
@@ -156,9 +165,11 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     connectionString: options.databaseUrl,
     max: slots.length,
     connectionTimeoutMillis: 5000,
-    options: "-c synchronous_commit=off",
+    options: "-c synchronous_commit=off -c plan_cache_mode=force_generic_plan",
   });
-  // Results: group commit (one statement and one flush for the results of concurrent slots).
+  // Claims and results: group commit (the claims, or the results, of concurrent slots share one
+  // statement and one round trip; results also one WAL flush).
+  const claims = createClaimer(claimSql, id);
   const results = createResultWriter(sql);
   for (const p of [sql, claimSql]) p.on("error", (e) => log("postgres pool error", { error: errorText(e) }));
   const connection = createRedis({ url: options.redisUrl, forWorker: true });
@@ -197,43 +208,16 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     20,
   );
 
-  // The slot pool: a job takes a slot before its claim and gives it back as soon as its trainer
-  // returns, so the next trial on that device starts while this one's result is being committed
-  // and acknowledged. BullMQ may therefore hold up to 2 × slots jobs (`prefetch` extra), but never
-  // more than `slots` trainers run at once. A fetched job that finds no slot within slotWaitMs (all
-  // devices busy with long trials) goes back to the head of the wait list unclaimed (moveToWait, no
-  // attempt consumed) and the worker stops prefetching until a slot frees, so it does not sit on
-  // jobs that idle workers could run.
-  const freeSlots = [...slots.keys()];
-  const slotWaiters: Array<(slot: number | null) => void> = [];
-  const prefetch = Math.max(0, options.prefetch ?? slots.length);
-  const slotWaitMs = 250;
-  let saturated = false;
-  const acquireSlot = (): Promise<number | null> => {
-    const free = freeSlots.shift();
-    if (free !== undefined) return Promise.resolve(free);
-    return new Promise((resolve) => {
-      const waiter = (slot: number | null) => {
-        clearTimeout(timer);
-        resolve(slot);
-      };
-      const timer = setTimeout(() => {
-        const i = slotWaiters.indexOf(waiter);
-        if (i >= 0) slotWaiters.splice(i, 1);
-        resolve(null);
-      }, slotWaitMs);
-      slotWaiters.push(waiter);
-    });
-  };
-  const releaseSlot = (slot: number) => {
-    const next = slotWaiters.shift();
-    if (next) next(slot);
-    else freeSlots.push(slot);
-    if (saturated) {
-      saturated = false;
-      worker.concurrency = slots.length + prefetch;
-    }
-  };
+  // The slot pool (slots.ts): at most one trainer per slot; it also sets the BullMQ concurrency
+  // (slots + prefetch + jobs that only finish their result commit and acknowledgement).
+  let bullWorker: Worker<TrialJobData> | null = null;
+  const pool = createSlotPool({
+    slots: slots.length,
+    prefetch: Math.max(0, options.prefetch ?? slots.length),
+    onConcurrency: (c) => {
+      if (bullWorker) bullWorker.concurrency = c;
+    },
+  });
   const trainers = new Map<string, Promise<Trainer>>();
   const getTrainer = (name: string, slot: number) => {
     const key = `${name}@${slot}`;
@@ -266,16 +250,13 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 
   async function processTrial(job: Job<TrialJobData>, token?: string): Promise<unknown> {
     const { trialId } = job.data;
-    let slot = closing ? null : await acquireSlot();
-    if (slot !== null && closing) {
-      releaseSlot(slot); // shutting down: give the job back unclaimed
-      slot = null;
+    let lease = closing ? null : await pool.acquire();
+    if (lease !== null && closing) {
+      lease.settle(); // shutting down: give the job back unclaimed
+      lease = null;
     }
-    if (slot === null) {
-      if (!closing && !saturated) {
-        saturated = true;
-        worker.concurrency = slots.length;
-      }
+    if (lease === null) {
+      // No slot within the wait (the pool stops prefetching until one frees), or shutting down.
       if (token) {
         await job
           .moveToWait(token)
@@ -284,21 +265,16 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       }
       throw new Error("no free slot");
     }
-    let held = true;
-    const release = () => {
-      if (held) releaseSlot(slot);
-      held = false;
-    };
     try {
       const claimed = await persist(
         "markRunning",
-        () => markRunning(claimSql, trialId, id, { checkpointPath: join(options.checkpointDir, trialId) }),
+        () => claims.claim(trialId, { checkpointPath: join(options.checkpointDir, trialId) }),
         30,
       );
       if (!claimed) return { skipped: true };
-      return await runClaimed(job, token, claimed, slot, release);
+      return await runClaimed(job, token, claimed, lease.slot, () => lease.release());
     } finally {
-      release();
+      lease.settle();
     }
   }
 
@@ -439,12 +415,14 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const worker = new Worker<TrialJobData>(QUEUE_TRIALS, processTrial, {
     connection,
     prefix: options.redisPrefix,
-    concurrency: slots.length + prefetch,
+    concurrency: pool.concurrency,
     lockDuration: options.lockDurationMs ?? 30_000,
     stalledInterval: options.stalledIntervalMs ?? 30_000,
     maxStalledCount: options.maxStalledCount ?? 3,
     autorun: true,
   });
+  bullWorker = worker;
+  worker.concurrency = pool.concurrency;
   worker.on("error", (e) => log("worker error", { error: errorText(e) }));
 
   const abortSweep = (sweepId: string, trialIds?: string[]) => {

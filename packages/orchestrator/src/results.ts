@@ -2,6 +2,8 @@
 // one conditional statement, so retries, duplicate deliveries and stalled-job re-runs are safe.
 //   markRunning   queued|running → running (attempts + 1), one UPDATE … RETURNING; the sweep
 //                 becomes running in the same statement
+//   markRunningMany  the same for several trials in one statement; createClaimer groups the claims
+//                 that arrive while one is in flight (group commit, like results)
 //   recordMetrics batched TrialMetric rows (skipDuplicates on (trialId, step))
 //   recordResult  the result and the final status in one transaction, only for the attempt that
 //                 is running and has no result yet (a second completion changes nothing)
@@ -53,7 +55,7 @@ WITH t AS (
   UPDATE "Trial" t SET status = 'running', "workerId" = $2, attempts = t.attempts + 1,
     "startedAt" = now(), "updatedAt" = now(), "checkpointPath" = COALESCE(t."checkpointPath", $3)
   FROM "Sweep" s
-  WHERE t.id = $1::uuid AND s.id = t."sweepId" AND t.status IN ('queued', 'running') AND s.status <> 'cancelled'
+  WHERE t.id = $1::uuid AND s.id = t."sweepId" AND t.status::text IN ('queued', 'running') AND s.status <> 'cancelled'
   RETURNING t.id::text AS id, t."sweepId"::text AS "sweepId", t.attempts, t.config, s.trainer, s."maxAttempts",
     t."checkpointPath", s.status AS "sweepStatus"
 ), s AS (
@@ -93,6 +95,78 @@ export async function markRunning(
     maxAttempts: Number(r.maxAttempts),
     checkpointPath: r.checkpointPath,
   };
+}
+
+// Several claims in one statement. Every row lookup goes through the primary key (`id = ANY($1)`;
+// the status tests are written so that no status index can be chosen instead), so the plan stays a
+// handful of index probes whatever the table's statistics say: autovacuum may be off, and a
+// sweep's status mix changes faster than ANALYZE runs.
+const MARK_RUNNING_MANY_SQL = `
+WITH c AS MATERIALIZED (
+  SELECT * FROM unnest($1::uuid[], $3::text[]) AS c(id, "checkpointPath")
+), t AS (
+  UPDATE "Trial" t SET status = 'running', "workerId" = $2, attempts = t.attempts + 1,
+    "startedAt" = now(), "updatedAt" = now(), "checkpointPath" = COALESCE(t."checkpointPath", c."checkpointPath")
+  FROM c, "Sweep" s
+  WHERE t.id = ANY($1::uuid[]) AND t.id = c.id AND s.id = t."sweepId" AND t.status::text IN ('queued', 'running')
+    AND s.status <> 'cancelled'
+  RETURNING t.id::text AS id, t."sweepId", t.attempts, t.config, s.trainer, s."maxAttempts", t."checkpointPath"
+), s AS (
+  UPDATE "Sweep" SET status = 'running', "updatedAt" = now()
+  WHERE id IN (SELECT DISTINCT "sweepId" FROM t) AND status = 'queued'
+)
+SELECT id, "sweepId"::text AS "sweepId", attempts, config, trainer, "maxAttempts", "checkpointPath" FROM t`;
+
+/** One claim: trial `trialId`, with the checkpoint path to record if the trial has none yet. */
+export interface ClaimRequest {
+  trialId: string;
+  checkpointPath?: string | null;
+}
+
+/**
+ * markRunning for several trials in ONE statement (one transaction): each trial is claimed exactly
+ * as markRunning claims it. A trial id may appear only once per call (createClaimer guarantees it).
+ * Results are in the order of `claims`; null where markRunning would return null.
+ */
+export async function markRunningMany(
+  db: SqlClient,
+  claims: ClaimRequest[],
+  workerId: string,
+): Promise<Array<ClaimedTrial | null>> {
+  if (!claims.length) return [];
+  if (new Set(claims.map((c) => c.trialId.toLowerCase())).size !== claims.length)
+    throw new Error("markRunningMany: a trial may be claimed only once per statement");
+  if (claims.length === 1) {
+    const c = claims[0] as ClaimRequest;
+    return [await markRunning(db, c.trialId, workerId, { checkpointPath: c.checkpointPath ?? null })];
+  }
+  const rows = await queryRows<{
+    id: string;
+    sweepId: string;
+    attempts: number;
+    config: unknown;
+    trainer: string;
+    maxAttempts: number;
+    checkpointPath: string | null;
+  }>(
+    db,
+    MARK_RUNNING_MANY_SQL,
+    [claims.map((c) => c.trialId), workerId, claims.map((c) => c.checkpointPath ?? null)],
+    "ps_mark_running_many",
+  );
+  const byId = new Map<string, ClaimedTrial>();
+  for (const r of rows)
+    byId.set(r.id, {
+      id: r.id,
+      sweepId: r.sweepId,
+      attempt: Number(r.attempts),
+      config: r.config,
+      trainer: r.trainer,
+      maxAttempts: Number(r.maxAttempts),
+      checkpointPath: r.checkpointPath,
+    });
+  // uuid text is lower case from Postgres; callers may pass any case
+  return claims.map((c) => byId.get(c.trialId.toLowerCase()) ?? null);
 }
 
 /** One progress point of one attempt. */
@@ -164,24 +238,6 @@ const finite = (x: number | null | undefined) => (x != null && Number.isFinite(x
  */
 export const BUSY_SWEEP = 256;
 
-const RECORD_SQL = `
-WITH t AS (
-UPDATE "Trial" SET status = $3::text::"TrialStatus", "resultAttempt" = $2, "finishedAt" = now(), "updatedAt" = now(),
-  "trainLoss" = $4, "testLoss" = $5, "testPerplexity" = $6, "tokensSeen" = $7, "wallSeconds" = $8,
-  "tokensPerSecond" = $9, error = $10, "errorClass" = $11, "checkpointPath" = COALESCE($12, "checkpointPath")
-WHERE id = $1::uuid AND attempts = $2 AND status = 'running' AND "resultAttempt" IS NULL
-RETURNING id, "sweepId"
-), m AS (
-  INSERT INTO "TrialMetric" ("trialId", attempt, step, tokens, lr, "trainLoss", "evalLoss")
-  SELECT t.id, $2, x.step, x.tokens, x.lr, x."trainLoss", x."evalLoss" FROM t, jsonb_to_recordset($13::jsonb) AS ${METRIC_COLUMNS}
-  ON CONFLICT ("trialId", step) DO NOTHING
-)
-SELECT count(*)::int AS n,
-  (SELECT count(*)::int FROM (SELECT 1 FROM "Trial" o, t WHERE o."sweepId" = t."sweepId" AND o.status IN ('queued', 'running')
-     AND o.id <> t.id LIMIT ${BUSY_SWEEP + 1}) b) AS "othersActive",
-  (SELECT attempts FROM "Trial" WHERE id = $1::uuid AND status IN ('queued', 'running')) AS "attemptsNow"
-FROM t`;
-
 /** What recording one result did. */
 export interface RecordOutcome {
   /** This call recorded the result (false: already recorded, or the attempt is not the running one). */
@@ -231,10 +287,102 @@ export async function recordResultDetailed(
   attempt: number,
   r: TrialResultRecord,
 ): Promise<RecordOutcome> {
-  const rows = await queryRows<{ n: number; othersActive: number | null; attemptsNow: number | null }>(
-    db,
-    RECORD_SQL,
-    [
+  return (await recordResults(db, [{ trialId, attempt, record: r }]))[0] as RecordOutcome;
+}
+
+/** One result to record: attempt `attempt` of trial `trialId`. */
+export interface ResultWrite {
+  trialId: string;
+  attempt: number;
+  record: TrialResultRecord;
+}
+
+// The result statement, for one result or many. As in the claim, every Trial row is reached
+// through the primary key (`id = ANY($2)`, status tests that no status index can serve), so the
+// plan does not depend on statistics: with stale ones Postgres used to hash every running (and, for
+// the claim-lost check, every queued) trial of the table on each write. The busy-sweep count runs
+// once per sweep (MATERIALIZED), and the claim-lost lookup only for rows that were not recorded.
+// Without metrics (the usual case: progress points are flushed while training), the metric insert
+// is left out of the statement.
+const recordManySql = (withMetrics: boolean) => `
+WITH v AS MATERIALIZED (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(i int, id uuid, attempt int, status text, "trainLoss" float8,
+    "testLoss" float8, "testPerplexity" float8, "tokensSeen" float8, "wallSeconds" float8, "tokensPerSecond" float8,
+    error text, "errorClass" text, "checkpointPath" text${withMetrics ? ", metrics jsonb" : ""})
+), t AS (
+  UPDATE "Trial" tr SET status = v.status::"TrialStatus", "resultAttempt" = v.attempt, "finishedAt" = now(),
+    "updatedAt" = now(), "trainLoss" = v."trainLoss", "testLoss" = v."testLoss", "testPerplexity" = v."testPerplexity",
+    "tokensSeen" = v."tokensSeen", "wallSeconds" = v."wallSeconds", "tokensPerSecond" = v."tokensPerSecond",
+    error = v.error, "errorClass" = v."errorClass", "checkpointPath" = COALESCE(v."checkpointPath", tr."checkpointPath")
+  FROM v
+  WHERE tr.id = ANY($2::uuid[]) AND tr.id = v.id AND tr.attempts = v.attempt AND tr.status::text = 'running'
+    AND tr."resultAttempt" IS NULL
+  RETURNING tr.id, tr."sweepId", v.i
+)${
+  withMetrics
+    ? `, m AS (
+  INSERT INTO "TrialMetric" ("trialId", attempt, step, tokens, lr, "trainLoss", "evalLoss")
+  SELECT t.id, v.attempt, x.step, x.tokens, x.lr, x."trainLoss", x."evalLoss"
+  FROM t JOIN v ON v.i = t.i, jsonb_to_recordset(v.metrics) AS ${METRIC_COLUMNS}
+  ON CONFLICT ("trialId", step) DO NOTHING
+)`
+    : ""
+}, busy AS MATERIALIZED (
+  SELECT s."sweepId", (SELECT count(*)::int FROM (SELECT 1 FROM "Trial" o WHERE o."sweepId" = s."sweepId"
+      AND o.status IN ('queued', 'running') AND o.id <> ALL($2::uuid[]) LIMIT ${BUSY_SWEEP + 1}) b) AS n
+  FROM (SELECT DISTINCT "sweepId" FROM t) s
+)
+SELECT v.i, t.id IS NOT NULL AS recorded, busy.n AS "othersActive",
+  CASE WHEN t.id IS NULL THEN (SELECT c.attempts FROM "Trial" c WHERE c.id = v.id AND c.status IN ('queued', 'running'))
+  END AS "attemptsNow"
+FROM v LEFT JOIN t ON t.i = v.i LEFT JOIN busy ON busy."sweepId" = t."sweepId"`;
+
+// One result (the usual case with one slot per worker): the same conditions as recordManySql,
+// without the JSON payload, by primary key.
+const recordOneSql = (withMetrics: boolean) => `
+WITH t AS (
+  UPDATE "Trial" SET status = $3::text::"TrialStatus", "resultAttempt" = $2, "finishedAt" = now(), "updatedAt" = now(),
+    "trainLoss" = $4, "testLoss" = $5, "testPerplexity" = $6, "tokensSeen" = $7, "wallSeconds" = $8,
+    "tokensPerSecond" = $9, error = $10, "errorClass" = $11, "checkpointPath" = COALESCE($12, "checkpointPath")
+  WHERE id = $1::uuid AND attempts = $2 AND status::text = 'running' AND "resultAttempt" IS NULL
+  RETURNING id, "sweepId"
+)${
+  withMetrics
+    ? `, m AS (
+  INSERT INTO "TrialMetric" ("trialId", attempt, step, tokens, lr, "trainLoss", "evalLoss")
+  SELECT t.id, $2, x.step, x.tokens, x.lr, x."trainLoss", x."evalLoss" FROM t, jsonb_to_recordset($13::jsonb) AS ${METRIC_COLUMNS}
+  ON CONFLICT ("trialId", step) DO NOTHING
+)`
+    : ""
+}
+SELECT count(*)::int AS n,
+  (SELECT count(*)::int FROM (SELECT 1 FROM "Trial" o, t WHERE o."sweepId" = t."sweepId" AND o.status IN ('queued', 'running')
+     AND o.id <> t.id LIMIT ${BUSY_SWEEP + 1}) b) AS "othersActive",
+  CASE WHEN count(*) = 0 THEN (SELECT attempts FROM "Trial" WHERE id = $1::uuid AND status IN ('queued', 'running')) END
+    AS "attemptsNow"
+FROM t`;
+
+const RECORD_ONE_SQL = recordOneSql(true);
+const RECORD_ONE_NO_METRICS_SQL = recordOneSql(false);
+
+const RECORD_MANY_SQL = recordManySql(true);
+const RECORD_MANY_NO_METRICS_SQL = recordManySql(false);
+
+/**
+ * Records several results in ONE statement (one transaction, one commit flush): each row is the
+ * same conditional update as recordResultDetailed (only the running attempt without a result), so
+ * every result stays idempotent on its own. A trial may appear only once per call (the result
+ * writer guarantees it). Outcomes are in the order of `writes`.
+ */
+export async function recordResults(db: SqlClient, writes: ResultWrite[]): Promise<RecordOutcome[]> {
+  if (!writes.length) return [];
+  if (new Set(writes.map((w) => w.trialId.toLowerCase())).size !== writes.length)
+    throw new Error("recordResults: a trial may be recorded only once per statement");
+  const metrics = writes.map((w) => metricRows(w.record.metrics ?? []));
+  const withMetrics = metrics.some((m) => m !== "[]");
+  if (writes.length === 1) {
+    const { trialId, attempt, record: r } = writes[0] as ResultWrite;
+    const params = [
       trialId,
       attempt,
       r.status,
@@ -247,55 +395,16 @@ export async function recordResultDetailed(
       errorText(r.error),
       errorText(r.errorClass),
       r.checkpointPath ?? null,
-      metricRows(r.metrics ?? []),
-    ],
-    "ps_record_result",
-  );
-  const row = rows[0];
-  return outcome(Number(row?.n ?? 0) === 1, attempt, row?.othersActive, row?.attemptsNow);
-}
-
-/** One result to record: attempt `attempt` of trial `trialId`. */
-export interface ResultWrite {
-  trialId: string;
-  attempt: number;
-  record: TrialResultRecord;
-}
-
-const RECORD_MANY_SQL = `
-WITH v AS (
-  SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(i int, id uuid, attempt int, status text, "trainLoss" float8,
-    "testLoss" float8, "testPerplexity" float8, "tokensSeen" float8, "wallSeconds" float8, "tokensPerSecond" float8,
-    error text, "errorClass" text, "checkpointPath" text, metrics jsonb)
-), t AS (
-  UPDATE "Trial" tr SET status = v.status::"TrialStatus", "resultAttempt" = v.attempt, "finishedAt" = now(),
-    "updatedAt" = now(), "trainLoss" = v."trainLoss", "testLoss" = v."testLoss", "testPerplexity" = v."testPerplexity",
-    "tokensSeen" = v."tokensSeen", "wallSeconds" = v."wallSeconds", "tokensPerSecond" = v."tokensPerSecond",
-    error = v.error, "errorClass" = v."errorClass", "checkpointPath" = COALESCE(v."checkpointPath", tr."checkpointPath")
-  FROM v
-  WHERE tr.id = v.id AND tr.attempts = v.attempt AND tr.status = 'running' AND tr."resultAttempt" IS NULL
-  RETURNING tr.id, tr."sweepId", v.i
-), m AS (
-  INSERT INTO "TrialMetric" ("trialId", attempt, step, tokens, lr, "trainLoss", "evalLoss")
-  SELECT t.id, v.attempt, x.step, x.tokens, x.lr, x."trainLoss", x."evalLoss"
-  FROM t JOIN v ON v.i = t.i, jsonb_to_recordset(v.metrics) AS ${METRIC_COLUMNS}
-  ON CONFLICT ("trialId", step) DO NOTHING
-), busy AS (
-  SELECT s."sweepId", (SELECT count(*)::int FROM (SELECT 1 FROM "Trial" o WHERE o."sweepId" = s."sweepId"
-      AND o.status IN ('queued', 'running') AND o.id NOT IN (SELECT id FROM t) LIMIT ${BUSY_SWEEP + 1}) b) AS n
-  FROM (SELECT DISTINCT "sweepId" FROM t) s
-)
-SELECT v.i, t.id IS NOT NULL AS recorded, busy.n AS "othersActive", cur.attempts AS "attemptsNow"
-FROM v LEFT JOIN t ON t.i = v.i LEFT JOIN busy ON busy."sweepId" = t."sweepId"
-  LEFT JOIN "Trial" cur ON cur.id = v.id AND cur.status IN ('queued', 'running')`;
-
-/**
- * Records several results in ONE statement (one transaction, one commit flush): each row is the
- * same conditional update as recordResultDetailed (only the running attempt without a result), so
- * every result stays idempotent on its own. Outcomes are in the order of `writes`.
- */
-export async function recordResults(db: SqlClient, writes: ResultWrite[]): Promise<RecordOutcome[]> {
-  if (!writes.length) return [];
+    ];
+    const rows = await queryRows<{ n: number; othersActive: number | null; attemptsNow: number | null }>(
+      db,
+      withMetrics ? RECORD_ONE_SQL : RECORD_ONE_NO_METRICS_SQL,
+      withMetrics ? [...params, metrics[0]] : params,
+      withMetrics ? "ps_record_result_m" : "ps_record_result",
+    );
+    const row = rows[0];
+    return [outcome(Number(row?.n ?? 0) === 1, attempt, row?.othersActive, row?.attemptsNow)];
+  }
   const payload = JSON.stringify(
     writes.map((w, i) => ({
       i,
@@ -311,7 +420,7 @@ export async function recordResults(db: SqlClient, writes: ResultWrite[]): Promi
       error: errorText(w.record.error),
       errorClass: errorText(w.record.errorClass),
       checkpointPath: w.record.checkpointPath ?? null,
-      metrics: JSON.parse(metricRows(w.record.metrics ?? [])) as unknown,
+      ...(withMetrics ? { metrics: JSON.parse(metrics[i] as string) as unknown } : {}),
     })),
   );
   const rows = await queryRows<{
@@ -319,7 +428,12 @@ export async function recordResults(db: SqlClient, writes: ResultWrite[]): Promi
     recorded: boolean;
     othersActive: number | null;
     attemptsNow: number | null;
-  }>(db, RECORD_MANY_SQL, [payload], "ps_record_results");
+  }>(
+    db,
+    withMetrics ? RECORD_MANY_SQL : RECORD_MANY_NO_METRICS_SQL,
+    [payload, writes.map((w) => w.trialId)],
+    withMetrics ? "ps_record_results_m" : "ps_record_results",
+  );
   const out: RecordOutcome[] = writes.map((w) => outcome(false, w.attempt, null, null));
   for (const r of rows) {
     const w = writes[Number(r.i)];
@@ -334,42 +448,47 @@ const isDataError = (e: unknown) => {
   return typeof code === "string" && (code.startsWith("22") || code.startsWith("23"));
 };
 
-export interface ResultWriter {
-  /** Records one result, grouped with the others that arrive while a write is in flight. */
-  record(trialId: string, attempt: number, r: TrialResultRecord): Promise<RecordOutcome>;
-}
-
 /**
- * Group commit for results: a result is written at once when no write is in flight; results that
- * arrive meanwhile wait for it and then go together in one recordResults statement (at most
- * `maxBatch`). So a lone result costs no added latency, and concurrent slots share one round trip
- * and one commit flush. A promise resolves only after its row's transaction committed; a failed
- * batch rejects every waiter (each caller retries), except a data error, which is retried row by
- * row so one bad row cannot block the others.
+ * Group commit: `submit(item)` sends the item at once when nothing is in flight; items that arrive
+ * meanwhile wait for that write and then go together in one `many` call (at most `maxBatch`, and
+ * never two items with the same key in one call: a repeat waits for the next call, so it is applied
+ * after the first, as separate calls would). A lone item therefore costs no added latency, and
+ * concurrent callers share one round trip and one commit. A promise settles only after its item's
+ * statement finished; a failed call rejects every item in it (each caller retries), except a data
+ * error, which is retried item by item so one bad item cannot block the others.
  */
-export function createResultWriter(db: SqlClient, { maxBatch = 64 }: { maxBatch?: number } = {}): ResultWriter {
-  type Pending = { w: ResultWrite; resolve: (o: RecordOutcome) => void; reject: (e: unknown) => void };
+export function createGroupCommit<I, O>(
+  many: (items: I[]) => Promise<O[]>,
+  { maxBatch = 64, key }: { maxBatch?: number; key: (item: I) => string },
+): (item: I) => Promise<O> {
+  type Pending = { item: I; resolve: (o: O) => void; reject: (e: unknown) => void };
   let pending: Pending[] = [];
   let writing = false;
-  const one = (w: ResultWrite) => recordResultDetailed(db, w.trialId, w.attempt, w.record);
+  const take = (): Pending[] => {
+    const batch: Pending[] = [];
+    const keys = new Set<string>();
+    const rest: Pending[] = [];
+    for (const p of pending) {
+      const k = key(p.item);
+      if (batch.length < maxBatch && !keys.has(k)) {
+        keys.add(k);
+        batch.push(p);
+      } else rest.push(p);
+    }
+    pending = rest;
+    return batch;
+  };
   async function drain() {
     writing = true;
     try {
       while (pending.length) {
-        const batch = pending.slice(0, maxBatch);
-        pending = pending.slice(batch.length);
+        const batch = take();
         try {
-          const out =
-            batch.length === 1
-              ? [await one((batch[0] as Pending).w)]
-              : await recordResults(
-                  db,
-                  batch.map((b) => b.w),
-                );
-          for (const [i, b] of batch.entries()) b.resolve(out[i] as RecordOutcome);
+          const out = await many(batch.map((b) => b.item));
+          for (const [i, b] of batch.entries()) b.resolve(out[i] as O);
         } catch (e) {
           if (batch.length > 1 && isDataError(e)) {
-            for (const b of batch) await one(b.w).then(b.resolve, b.reject);
+            for (const b of batch) await many([b.item]).then((o) => b.resolve(o[0] as O), b.reject);
           } else {
             for (const b of batch) b.reject(e);
           }
@@ -379,14 +498,46 @@ export function createResultWriter(db: SqlClient, { maxBatch = 64 }: { maxBatch?
       writing = false;
     }
   }
-  return {
-    record(trialId, attempt, record) {
-      return new Promise<RecordOutcome>((resolve, reject) => {
-        pending.push({ w: { trialId, attempt, record }, resolve, reject });
-        if (!writing) void drain();
-      });
-    },
-  };
+  return (item) =>
+    new Promise<O>((resolve, reject) => {
+      pending.push({ item, resolve, reject });
+      if (!writing) void drain();
+    });
+}
+
+export interface ResultWriter {
+  /** Records one result, grouped with the others that arrive while a write is in flight. */
+  record(trialId: string, attempt: number, r: TrialResultRecord): Promise<RecordOutcome>;
+}
+
+/**
+ * Group commit for results (createGroupCommit over recordResults): concurrent slots share one
+ * statement and one commit flush; each promise resolves only after its row's transaction committed.
+ */
+export function createResultWriter(db: SqlClient, { maxBatch = 64 }: { maxBatch?: number } = {}): ResultWriter {
+  const submit = createGroupCommit((ws: ResultWrite[]) => recordResults(db, ws), {
+    maxBatch,
+    key: (w) => w.trialId.toLowerCase(),
+  });
+  return { record: (trialId, attempt, record) => submit({ trialId, attempt, record }) };
+}
+
+export interface Claimer {
+  /** Claims one trial (as markRunning does), grouped with the claims that arrive while one is in flight. */
+  claim(trialId: string, opts?: { checkpointPath?: string | null }): Promise<ClaimedTrial | null>;
+}
+
+/**
+ * Group commit for claims (createGroupCommit over markRunningMany): the claims of slots that free
+ * up together go in one statement. A repeated claim of the same trial goes in a later statement, so
+ * it takes the next attempt, exactly as two markRunning calls would.
+ */
+export function createClaimer(db: SqlClient, workerId: string, { maxBatch = 64 }: { maxBatch?: number } = {}): Claimer {
+  const submit = createGroupCommit((cs: ClaimRequest[]) => markRunningMany(db, cs, workerId), {
+    maxBatch,
+    key: (c) => c.trialId.toLowerCase(),
+  });
+  return { claim: (trialId, opts = {}) => submit({ trialId, checkpointPath: opts.checkpointPath ?? null }) };
 }
 
 /**

@@ -5,7 +5,7 @@ import { createDb } from "@powersweep/db";
 import pg from "pg";
 import { afterAll, expect, test } from "vitest";
 import { testConfig } from "../../../test/env.ts";
-import { createResultWriter, markRunning, recordResults } from "../src/index.ts";
+import { createClaimer, createResultWriter, markRunning, markRunningMany, recordResults } from "../src/index.ts";
 
 const db = createDb({ url: testConfig().databaseUrl, max: 2 });
 const sql = new pg.Pool({ connectionString: testConfig().databaseUrl, max: 3 });
@@ -76,4 +76,162 @@ test("one batch: a stale attempt is not recorded, a lost claim is reported, the 
   // The sweep still has running trials: the result that was recorded says it may check completion
   // only because few trials are open.
   expect(out[0]?.checkSweep).toBe(true);
+});
+
+test("markRunningMany claims several trials in one statement, each exactly as markRunning would", async () => {
+  const { sweepId, ids } = await sweepWithTrials(5);
+  const [a, b, c, d, e] = ids as [string, string, string, string, string];
+  await markRunning(sql, b, "w0", { checkpointPath: "/ck/b-first" }); // b: attempt 1 already, its path kept
+  await db.trial.update({ where: { id: c }, data: { status: "succeeded", resultAttempt: 0 } }); // c: finished
+  const out = await markRunningMany(
+    sql,
+    [a, b, c, d].map((trialId) => ({ trialId, checkpointPath: `/ck/${trialId}` })),
+    "w1",
+  );
+  expect(out.map((o) => o?.attempt ?? null)).toEqual([1, 2, null, 1]);
+  expect(out[0]).toMatchObject({ id: a, sweepId, trainer: "sleep", checkpointPath: `/ck/${a}` });
+  expect(out[1]?.checkpointPath).toBe("/ck/b-first");
+  const byId = new Map((await db.trial.findMany({ where: { sweepId } })).map((t) => [t.id, t]));
+  expect(byId.get(a)).toMatchObject({ status: "running", workerId: "w1", attempts: 1 });
+  expect(byId.get(c)).toMatchObject({ status: "succeeded", attempts: 0 });
+  expect(byId.get(e)).toMatchObject({ status: "queued", attempts: 0 });
+  expect((await db.sweep.findUniqueOrThrow({ where: { id: sweepId } })).status).toBe("running");
+  // a trial may appear once per statement (two claims of one trial are two attempts, not one)
+  await expect(markRunningMany(sql, [{ trialId: e }, { trialId: e }], "w1")).rejects.toThrow(/only once/);
+  // a cancelled sweep's trials are not claimed
+  await db.sweep.update({ where: { id: sweepId }, data: { status: "cancelled" } });
+  expect(await markRunningMany(sql, [{ trialId: e }], "w1")).toEqual([null]);
+});
+
+/** A pool that counts the statements sent through it. */
+function countingPool() {
+  let statements = 0;
+  return {
+    get statements() {
+      return statements;
+    },
+    query(q: { text: string; values?: unknown[]; name?: string }) {
+      statements++;
+      return sql.query(q) as Promise<{ rows: unknown[]; rowCount: number | null }>;
+    },
+  };
+}
+
+test("the claimer groups concurrent claims into fewer statements; a repeated claim is a later attempt", async () => {
+  const { ids } = await sweepWithTrials(8);
+  const pool = countingPool();
+  const claimer = createClaimer(pool, "w1");
+  const first = ids[0] as string;
+  const out = await Promise.all([...ids, first].map((id) => claimer.claim(id, { checkpointPath: `/ck/${id}` })));
+  expect(out.slice(0, 8).map((o) => o?.attempt)).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
+  // the repeat of the first trial went in a later statement: it took attempt 2, as sequential calls would
+  expect(out[8]).toMatchObject({ id: first, attempt: 2 });
+  expect(pool.statements).toBeLessThan(9);
+  expect(pool.statements).toBeGreaterThanOrEqual(2);
+  for (const t of await db.trial.findMany({ where: { id: { in: ids } } }))
+    expect(t.attempts).toBe(t.id === first ? 2 : 1);
+});
+
+test("group commit: a row with bad data does not block the others (the batch is retried row by row)", async () => {
+  const { ids } = await sweepWithTrials(3);
+  const claimer = createClaimer(sql, "w1");
+  const out = await Promise.allSettled([...ids, "not-a-uuid"].map((id) => claimer.claim(id)));
+  expect(out.slice(0, 3).map((o) => (o.status === "fulfilled" ? o.value?.attempt : o.reason))).toEqual([1, 1, 1]);
+  expect(out[3]?.status).toBe("rejected");
+});
+
+test("the result writer never puts two results of one trial in one statement", async () => {
+  const { ids } = await sweepWithTrials(3);
+  for (const id of ids) await markRunning(sql, id, "w1");
+  const writer = createResultWriter(sql);
+  const [a] = ids as [string];
+  const rec = { status: "succeeded" as const, trainLoss: 1 };
+  const out = await Promise.all([...ids, a].map((id) => writer.record(id, 1, rec)));
+  expect(out.map((o) => o.recorded)).toEqual([true, true, true, false]);
+  expect(out[3]?.claimLost).toBe(false);
+});
+
+test("claim and result statements reach trials by primary key, whatever the statistics say", async () => {
+  // 2,000 trials, 1,000 of them running, and no ANALYZE since: with the earlier statements the
+  // planner hashed every running (and queued) trial on each result write.
+  const { ids } = await sweepWithTrials(2000);
+  const running = ids.slice(0, 1000);
+  await sql.query({
+    text: `UPDATE "Trial" SET status = 'running', attempts = 1 WHERE id = ANY($1::uuid[])`,
+    values: [running],
+  });
+  const client = await sql.connect();
+  try {
+    await client.query("SET plan_cache_mode = force_generic_plan");
+    const rowsRead = async (f: () => Promise<unknown>) => {
+      await client.query("SELECT pg_stat_clear_snapshot()");
+      const before = await client.query(
+        `SELECT COALESCE(seq_tup_read, 0) + COALESCE(idx_tup_fetch, 0) AS n FROM pg_stat_xact_user_tables WHERE relname = 'Trial'`,
+      );
+      await f();
+      const after = await client.query(
+        `SELECT COALESCE(seq_tup_read, 0) + COALESCE(idx_tup_fetch, 0) AS n FROM pg_stat_xact_user_tables WHERE relname = 'Trial'`,
+      );
+      return Number(after.rows[0]?.n ?? 0) - Number(before.rows[0]?.n ?? 0);
+    };
+    const one = { query: (q: { text: string; values?: unknown[]; name?: string }) => client.query(q) };
+    await client.query("BEGIN");
+    const claimRead = await rowsRead(() =>
+      markRunningMany(
+        one,
+        ids.slice(1000, 1004).map((trialId) => ({ trialId })),
+        "w1",
+      ),
+    );
+    const resultRead = await rowsRead(() =>
+      recordResults(
+        one,
+        running.slice(0, 4).map((trialId) => ({ trialId, attempt: 1, record: { status: "succeeded" as const } })),
+      ),
+    );
+    // and one at a time (the single-row statements)
+    const claimOneRead = await rowsRead(() => markRunningMany(one, [{ trialId: ids[1004] as string }], "w1"));
+    const resultOneRead = await rowsRead(() =>
+      recordResults(one, [{ trialId: running[4] as string, attempt: 1, record: { status: "succeeded" as const } }]),
+    );
+    await client.query("ROLLBACK");
+    expect(claimRead).toBeLessThan(50);
+    expect(claimOneRead).toBeLessThan(50);
+    // 4 updated rows, up to 257 for the busy-sweep count, a few lookups: far below 1,000 running trials
+    expect(resultRead).toBeLessThan(400);
+    expect(resultOneRead).toBeLessThan(400);
+  } finally {
+    client.release();
+  }
+});
+
+test("one result alone (single-row statement): recorded once, a lost claim reported, metrics kept", async () => {
+  const { ids } = await sweepWithTrials(3);
+  const [a, b, c] = ids as [string, string, string];
+  for (const id of [a, b, c]) await markRunning(sql, id, "w1");
+  await markRunning(sql, c, "w1"); // c at attempt 2
+  const rec = {
+    status: "succeeded" as const,
+    trainLoss: 1,
+    metrics: [{ step: 3, tokens: 48, lr: 1e-3, trainLoss: 4 }],
+  };
+  expect((await recordResults(sql, [{ trialId: a, attempt: 1, record: rec }]))[0]).toMatchObject({
+    recorded: true,
+    claimLost: false,
+  });
+  expect((await recordResults(sql, [{ trialId: a, attempt: 1, record: rec }]))[0]).toMatchObject({
+    recorded: false,
+    claimLost: false,
+  });
+  expect((await recordResults(sql, [{ trialId: b, attempt: 2, record: rec }]))[0]).toMatchObject({
+    recorded: false,
+    claimLost: true,
+  });
+  expect((await recordResults(sql, [{ trialId: c, attempt: 1, record: rec }]))[0]).toMatchObject({
+    recorded: false,
+    claimLost: false,
+  });
+  const t = await db.trial.findUniqueOrThrow({ where: { id: a }, include: { metrics: true } });
+  expect(t).toMatchObject({ status: "succeeded", resultAttempt: 1, trainLoss: 1 });
+  expect(t.metrics.map((m) => m.step)).toEqual([3]);
 });
