@@ -3,6 +3,7 @@
 // also decay: p ← p·(1 − η_group·weightDecay) − η_group·m̂/(√v̂ + ε).
 import type { Optimizer } from "@powersweep/spec";
 import * as tf from "@tensorflow/tfjs";
+import { shardCount, startShard } from "./data-parallel.ts";
 import type { GPT } from "./gpt.ts";
 
 export interface AdamW {
@@ -70,6 +71,8 @@ export function createAdamW(model: GPT, options: Optimizer): AdamW {
 /**
  * One training step on a batch (row-major [batchSize, seqLen] ids/targets): forward, backward,
  * AdamW update with schedule lr η. Returns the mean loss before the update. Leaves no tensors.
+ * On wasm an even batch is computed as two half-batch shards, the second in a worker thread when
+ * there is one (data-parallel.ts): mean loss and mean gradient of the shards.
  */
 export function trainStep(
   model: GPT,
@@ -79,21 +82,73 @@ export function trainStep(
   batchSize: number,
   lr: number,
 ): number {
-  const ids = tf.tensor1d(inputs, "int32");
-  const tgt = tf.tensor1d(targets, "int32");
-  try {
-    const vars = [...model.params.values()];
-    const { value, grads } = tf.variableGrads(() => model.loss(ids, tgt, batchSize), vars);
-    const loss = value.dataSync()[0] as number;
-    value.dispose();
-    // Skip the update on a non-finite loss: the caller stops the run as diverged.
-    if (Number.isFinite(loss)) optimizer.step(grads, lr);
-    tf.dispose(grads);
-    return loss;
-  } finally {
-    ids.dispose();
-    tgt.dispose();
+  const { loss, grads } = lossAndGradients(model, inputs, targets, batchSize);
+  // Skip the update on a non-finite loss: the caller stops the run as diverged.
+  if (Number.isFinite(loss)) optimizer.step(grads, lr);
+  tf.dispose(grads);
+  return loss;
+}
+
+/**
+ * Mean loss of a batch and its gradient, keyed by variable name (the caller disposes the grads).
+ * Sharded on wasm as described at trainStep.
+ */
+export function lossAndGradients(
+  model: GPT,
+  inputs: Int32Array,
+  targets: Int32Array,
+  batchSize: number,
+): { loss: number; grads: tf.NamedTensorMap } {
+  const vars = [...model.params.values()];
+  const shard = (ids: Int32Array, tgt: Int32Array, rows: number) => {
+    const idsT = tf.tensor1d(ids, "int32");
+    const tgtT = tf.tensor1d(tgt, "int32");
+    try {
+      const { value, grads } = tf.variableGrads(() => model.loss(idsT, tgtT, rows), vars);
+      const loss = value.dataSync()[0] as number;
+      value.dispose();
+      return { loss, grads };
+    } finally {
+      idsT.dispose();
+      tgtT.dispose();
+    }
+  };
+  let loss: number;
+  let grads: tf.NamedTensorMap;
+  if (shardCount(batchSize) === 1) {
+    ({ loss, grads } = shard(inputs, targets, batchSize));
+  } else {
+    const rows = batchSize / 2;
+    const n = inputs.length / 2;
+    const [in0, in1] = [inputs.subarray(0, n), inputs.subarray(n)];
+    const [tg0, tg1] = [targets.subarray(0, n), targets.subarray(n)];
+    const pending = startShard(model, in1, tg1, rows);
+    const started = performance.now();
+    const first = shard(in0, tg0, rows);
+    const remote = pending?.result(performance.now() - started) ?? null;
+    let second: { loss: number; grads: tf.NamedTensorMap };
+    if (remote) {
+      const g: tf.NamedTensorMap = {};
+      let at = 0;
+      for (const v of vars) {
+        g[v.name] = tf.tensor(remote.grads.subarray(at, at + v.size), v.shape, "float32");
+        at += v.size;
+      }
+      second = { loss: remote.loss, grads: g };
+    } else {
+      second = shard(in1, tg1, rows);
+    }
+    loss = (first.loss + second.loss) / 2;
+    grads = tf.tidy(() => {
+      const mean: tf.NamedTensorMap = {};
+      for (const v of vars) {
+        mean[v.name] = (first.grads[v.name] as tf.Tensor).add(second.grads[v.name] as tf.Tensor).mul(0.5);
+      }
+      return mean;
+    });
+    tf.dispose([...Object.values(first.grads), ...Object.values(second.grads)]);
   }
+  return { loss, grads };
 }
 
 /** Σ per-token loss·mask over one eval batch (mask 1 = counted target, 0 = padding). */

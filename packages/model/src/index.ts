@@ -1,6 +1,7 @@
-export { type AdamW, createAdamW, maskedLossSum, trainStep } from "./adamw.ts";
+export { type AdamW, createAdamW, lossAndGradients, maskedLossSum, trainStep } from "./adamw.ts";
 export { type AttentionShape, attentionJs, attentionOps, causalAttention } from "./attention.ts";
 export { type BackendName, initBackend } from "./backend.ts";
+export { gradientWorkerState, setGradientWorker, shardCount } from "./data-parallel.ts";
 export {
   type ActivationRecorder,
   createGPT,

@@ -6,10 +6,14 @@ import {
   createGPT,
   embeddingLookup,
   type GPTConfig,
+  gradientWorkerState,
   initBackend,
+  lossAndGradients,
   matMul,
   meanCrossEntropy,
   oneHotFloat,
+  setGradientWorker,
+  shardCount,
   tokenCrossEntropy,
   trainStep,
   widthMultiplier,
@@ -179,6 +183,69 @@ describe("model on wasm", () => {
       .mean()
       .dataSync()[0] as number;
     expect(perToken).toBeCloseTo(ref.value.dataSync()[0] as number, 5);
+  });
+
+  it("an even batch trains as two shards: mean gradient = the whole batch's; the worker thread gives the same bits", () => {
+    const B = 4;
+    const inputs = sequence(B * tiny.seqLen, 31);
+    const targets = sequence(B * tiny.seqLen, 32);
+    expect(shardCount(B)).toBe(2);
+    expect(shardCount(3)).toBe(1);
+    const model = createGPT(tiny, 21);
+    const vars = [...model.params.values()];
+    // the whole batch in one autodiff pass: the reference
+    const ids = tf.tensor1d(inputs, "int32");
+    const tgt = tf.tensor1d(targets, "int32");
+    const whole = tf.variableGrads(() => model.loss(ids, tgt, B), vars);
+    const wholeLoss = whole.value.dataSync()[0] as number;
+    const flat = (grads: tf.NamedTensorMap) => vars.map((v) => (grads[v.name] as tf.Tensor).dataSync() as Float32Array);
+    const wholeGrads = flat(whole.grads);
+    const run = (worker: boolean) => {
+      setGradientWorker(worker);
+      const { loss, grads } = lossAndGradients(model, inputs, targets, B);
+      const out = { loss, grads: flat(grads) };
+      tf.dispose(grads);
+      return out;
+    };
+    try {
+      const inWorker = run(true);
+      expect(gradientWorkerState()).toBe("running");
+      const here = run(false);
+      // worker or not: identical bits
+      expect(inWorker.loss).toBe(here.loss);
+      for (const [i, g] of here.grads.entries()) expect(inWorker.grads[i]).toEqual(g);
+      // sharded = whole batch, within float tolerance, for every parameter
+      expect(here.loss).toBeCloseTo(wholeLoss, 5);
+      for (const [i, g] of here.grads.entries()) {
+        const ref = wholeGrads[i] as Float32Array;
+        let maxDiff = 0;
+        let maxRef = 0;
+        for (const [j, v] of g.entries()) {
+          maxDiff = Math.max(maxDiff, Math.abs(v - (ref[j] as number)));
+          maxRef = Math.max(maxRef, Math.abs(ref[j] as number));
+        }
+        expect(maxRef).toBeGreaterThan(0);
+        expect(maxDiff).toBeLessThan(1e-5 * maxRef + 1e-9);
+      }
+      // and whole training steps agree bit for bit with the worker on or off
+      const steps = (worker: boolean) => {
+        setGradientWorker(worker);
+        const m = createGPT(tiny, 22);
+        const opt = createAdamW(m, adam);
+        const losses = [0, 1, 2].map((s) =>
+          trainStep(m, opt, sequence(B * tiny.seqLen, s + 40), sequence(B * tiny.seqLen, s + 50), B, 3e-3),
+        );
+        const params = [...m.params.values()].map((p) => Array.from(p.dataSync()));
+        opt.dispose();
+        m.dispose();
+        return { losses, params };
+      };
+      expect(steps(true)).toEqual(steps(false));
+    } finally {
+      setGradientWorker(null);
+      tf.dispose([ids, tgt, whole.value, ...Object.values(whole.grads)]);
+      model.dispose();
+    }
   });
 
   it("is deterministic: same seed and batches → identical losses; another seed differs", () => {
