@@ -227,6 +227,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       t = createTrainer(name, {
         execTrainers: options.execTrainers,
         env: device == null ? process.env : { ...process.env, CUDA_VISIBLE_DEVICES: device },
+        // several in-process tfjs trials already share the cores: no extra gradient thread
+        tfjsGradientWorker: slots.length > 1 ? false : undefined,
       });
       t.catch(() => trainers.delete(key));
       trainers.set(key, t);

@@ -13,6 +13,8 @@ export interface TrainerRegistryOptions {
   execTrainers?: Record<string, string[]>;
   /** Environment for exec trainers (e.g. CUDA_VISIBLE_DEVICES). */
   env?: NodeJS.ProcessEnv;
+  /** tfjs: compute the second half-batch shard in a worker thread (see TfjsTrainerOptions). */
+  tfjsGradientWorker?: boolean;
 }
 
 export async function createTrainer(name: string, options: TrainerRegistryOptions = {}): Promise<Trainer> {
@@ -24,7 +26,7 @@ export async function createTrainer(name: string, options: TrainerRegistryOption
   switch (name) {
     case "tfjs": {
       const { createTfjsTrainer } = await import("./tfjs.ts");
-      return createTfjsTrainer();
+      return createTfjsTrainer({ gradientWorker: options.tfjsGradientWorker });
     }
     case "torch": {
       const { createExecTrainer, referenceTorchCommand } = await import("./exec.ts");

@@ -17,6 +17,7 @@ import {
   type GPTConfig,
   initBackend,
   maskedLossSum,
+  setGradientWorker,
   trainStep,
 } from "@powersweep/model";
 import { createSchedule } from "@powersweep/schedules";
@@ -33,6 +34,13 @@ export const TRAIN_LOSS_WINDOW = 10;
 export interface TfjsTrainerOptions {
   /** Default: tfjs-node(-gpu) when installed, else wasm. */
   backend?: BackendName;
+  /**
+   * The second half-batch shard in a worker thread (model's data-parallel.ts). Default: on with
+   * ≥ 2 cores unless POWERSWEEP_GRAD_WORKER=0. A process that runs several tfjs trials at once
+   * turns it off: the trials already share the cores, and one helper thread would swap between
+   * their models every step. Results are the same either way.
+   */
+  gradientWorker?: boolean;
 }
 
 /** What a checkpoint stores besides tensors. The only randomness during training is the data
@@ -70,6 +78,7 @@ async function runTfjsTrial(
   checkTrialConfig(config);
   const { batchSize, seqLen, seed } = config;
   const backend = `tfjs-${await initBackend(trainerOptions.backend)}`;
+  if (trainerOptions.gradientWorker !== undefined) setGradientWorker(trainerOptions.gradientWorker);
 
   let dataset: Awaited<ReturnType<typeof loadDataset>>;
   try {

@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setGradientWorker } from "@powersweep/model";
 import type { TrialConfig } from "@powersweep/spec";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -84,6 +85,18 @@ describe("tfjs trainer", () => {
     expect(b.testLoss).toBe(a.testLoss);
     expect(b.trainLoss).toBe(a.trainLoss);
     expect(c.testLoss).not.toBe(a.testLoss);
+  });
+
+  it("gives the same numbers with the gradient worker thread off (as a multi-slot worker runs it)", async () => {
+    const config = trial({ tokens: 5 * TOKENS_PER_STEP });
+    const withThread = await trainer.runTrial(config);
+    try {
+      const without = await createTfjsTrainer({ backend: "wasm", gradientWorker: false }).runTrial(config);
+      expect(without.testLoss).toBe(withThread.testLoss);
+      expect(without.trainLoss).toBe(withThread.trainLoss);
+    } finally {
+      setGradientWorker(null);
+    }
   });
 
   it("reports a huge lr as diverged, not as an exception", async () => {
