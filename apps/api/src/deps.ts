@@ -1,6 +1,6 @@
 // What the API needs from the outside world; route plugins read it from `app.deps`.
 import type { Db } from "@powersweep/db";
-import type { SweepDeps } from "@powersweep/orchestrator";
+import type { SqlPool, SweepDeps } from "@powersweep/orchestrator";
 import type { FitQueue, TrialQueue } from "@powersweep/queue";
 import type { PowersweepConfig } from "@powersweep/runtime";
 import type { FastifyServerOptions } from "fastify";
@@ -12,6 +12,12 @@ export interface ApiDeps {
   redis: Redis;
   trialQueue: TrialQueue;
   fitQueue?: FitQueue;
+  /**
+   * Plain pg pool for the bulk inserts of sweep accepts; its size is how many chunks are inserted
+   * in parallel. Default: buildServer opens one (ACCEPT_SQL_CONNECTIONS, asynchronous commits) and
+   * closes it with the server.
+   */
+  sql?: SqlPool;
   config: PowersweepConfig;
   logger?: FastifyServerOptions["logger"];
   /** Bearer-token auth (default on; POWERSWEEP_AUTH=off turns it off for local single-user use). */
@@ -27,6 +33,7 @@ export function sweepDeps(d: ApiDeps): SweepDeps {
     redis: d.redis,
     redisPrefix: d.config.redisPrefix,
     maxTrialsPerSweep: d.config.maxTrialsPerSweep,
+    ...(d.sql ? { sql: d.sql } : {}),
   };
 }
 

@@ -26,7 +26,7 @@ export async function startApi(
     intervalMs: RECONCILE_INTERVAL_MS,
     onError: (err) => app.log.error({ err }, "reconcile failed"),
     onResult: (r) => {
-      if (r.requeued || r.completed || r.started) app.log.info(r, "reconciled");
+      if (r.requeued || r.completed || r.started || r.abandoned) app.log.info(r, "reconciled");
     },
   });
   await reconciler.first;

@@ -6,6 +6,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import fastifyStatic from "@fastify/static";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
+import { createSqlPool } from "@powersweep/db";
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from "fastify";
 import { authHook } from "./auth.ts";
 import type { ApiDeps } from "./deps.ts";
@@ -31,13 +32,23 @@ async function loadOptional(path: string): Promise<FastifyPluginAsync | null> {
   return (plugin as FastifyPluginAsync | undefined) ?? null;
 }
 
-export function buildServer(deps: ApiDeps): FastifyInstance {
+/** Connections of the pool that inserts an accepted sweep's trials (chunks inserted in parallel). */
+export const ACCEPT_SQL_CONNECTIONS = 2;
+
+export function buildServer(input: ApiDeps): FastifyInstance {
+  // Accept inserts commit asynchronously: the accept's final commit (synchronous, on Prisma) makes
+  // them durable, and until then the sweep is `creating` (see createSweep). The pool connects lazily.
+  const ownSql = input.sql
+    ? null
+    : createSqlPool({ url: input.config.databaseUrl, max: ACCEPT_SQL_CONNECTIONS, asyncCommit: true });
+  const deps: ApiDeps = ownSql ? { ...input, sql: ownSql } : input;
   const app = Fastify({
     logger: deps.logger ?? false,
     bodyLimit: deps.bodyLimit ?? 10 * 1024 * 1024,
     ajv: { customOptions: { strict: false } },
   });
   app.decorate("deps", deps);
+  if (ownSql) app.addHook("onClose", async () => ownSql.end());
   app.setValidatorCompiler(createValidatorCompiler());
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) =>

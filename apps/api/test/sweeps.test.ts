@@ -162,6 +162,40 @@ schedule: {etaMax: 0.02}
   });
 });
 
+test("GET /sweeps/:id reports counts per status, remaining tokens, speed and times", async () => {
+  const { id } = (await post("/v1/sweeps", lrGrid({ name: "read one" }))).json();
+  const trials = await api.db.trial.findMany({ where: { sweepId: id }, orderBy: { id: "asc" } });
+  const [a, b, c, d] = trials;
+  await api.db.trial.updateMany({ where: { id: { in: [a?.id ?? "", b?.id ?? ""] } }, data: { status: "running" } });
+  await api.db.trial.update({ where: { id: c?.id ?? "" }, data: { status: "succeeded", tokensPerSecond: 1000 } });
+  await api.db.trial.update({ where: { id: d?.id ?? "" }, data: { status: "succeeded", tokensPerSecond: 3000 } });
+  const res = await get(`/v1/sweeps/${id}`);
+  expect(res.statusCode).toBe(200);
+  const body = res.json();
+  const remaining = trials
+    .slice(0, 2)
+    .concat(trials.slice(4))
+    .reduce((sum, t) => sum + t.tokens, 0);
+  const row = await api.db.sweep.findUniqueOrThrow({ where: { id } });
+  expect(body).toMatchObject({
+    id,
+    kind: "lr-grid",
+    counts: { queued: 8, running: 2, succeeded: 2, failed: 0, diverged: 0, cancelled: 0 },
+    remainingTokens: remaining,
+    // mean speed of a succeeded trial × trials running
+    tokensPerSecond: 2000 * 2,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+    finishedAt: null,
+    owner: api.owner,
+    tags: [],
+    trainer: "tfjs",
+    priority: 0,
+    maxAttempts: 3,
+  });
+  expect((await get("/v1/sweeps/00000000-0000-4000-8000-000000000000")).statusCode).toBe(404);
+});
+
 test("GET /trials/:id returns the config and loss curve", async () => {
   const { id } = (await post("/v1/sweeps", lrGrid({ name: "curve" }))).json();
   const trial = await api.db.trial.findFirstOrThrow({ where: { sweepId: id } });

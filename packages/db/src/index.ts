@@ -1,5 +1,6 @@
 // Thin Prisma adapter: one way to open the database, for every app and test.
 import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
 import { PrismaClient } from "./generated/client.ts";
 
 export * from "./generated/client.ts";
@@ -18,3 +19,28 @@ export function createDb({ url, max = 10 }: DbOptions): PrismaClient {
 }
 
 export type Db = PrismaClient;
+
+export interface SqlPoolOptions extends DbOptions {
+  /**
+   * Commit without waiting for the WAL flush (synchronous_commit = off, this pool's sessions
+   * only). Only for writes that a later synchronous commit makes durable (or that are worthless
+   * without it): that commit flushes the WAL up to itself, so every earlier commit with it.
+   */
+  asyncCommit?: boolean;
+}
+
+/**
+ * A plain node-postgres pool, for hot paths where a Prisma raw query costs far more CPU than the
+ * round trip itself (bulk trial inserts, the worker's claims and results).
+ */
+export function createSqlPool({ url, max = 10, asyncCommit = false }: SqlPoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    connectionTimeoutMillis: 5000,
+    ...(asyncCommit ? { options: "-c synchronous_commit=off" } : {}),
+  });
+  // An idle client's error (e.g. the server restarted) must not crash the process; the next query reconnects.
+  pool.on("error", () => {});
+  return pool;
+}

@@ -15,6 +15,7 @@ import {
   sweepSize,
 } from "@powersweep/sweep";
 import type { Redis } from "ioredis";
+import type { SqlClient, SqlPool } from "./results.ts";
 
 export interface SweepDeps {
   db: Db;
@@ -23,6 +24,12 @@ export interface SweepDeps {
   redis: Redis;
   redisPrefix: string;
   maxTrialsPerSweep: number;
+  /**
+   * A plain pg pool for the bulk trial inserts of an accept (default: `db`). Its size is how many
+   * chunks are inserted in parallel; it may commit asynchronously (createSqlPool's asyncCommit),
+   * because the accept ends with a synchronous commit on `db` that makes them durable.
+   */
+  sql?: SqlClient;
 }
 
 export class SweepTooLargeError extends Error {
@@ -45,6 +52,14 @@ export class ConflictError extends Error {
 
 /** Rows inserted per statement (one JSON parameter each). */
 export const INSERT_CHUNK = 1000;
+/** Chunks of a grid sweep's accept inserted but not yet enqueued, at most (bounds memory). */
+export const ACCEPT_AHEAD = 4;
+/** Sizes of an accept's first insert chunks (then INSERT_CHUNK); see rampedChunks. */
+export const ACCEPT_FIRST_CHUNKS = [250, 250, 500];
+/** Jobs per addBulk while accepting: small, so no single call holds the event loop long. */
+export const ACCEPT_ENQUEUE_CHUNK = 250;
+/** A sweep being created shows it is alive (updatedAt) this often; see reconcile's abandonedAfterMs. */
+export const CREATING_HEARTBEAT_MS = 5_000;
 /** Trials shown by a dry run. */
 export const PREVIEW_TRIALS = 20;
 
@@ -65,12 +80,87 @@ type Tx = Pick<Db, "$queryRawUnsafe">;
 
 /** Inserts trials of one sweep (one multi-row statement); returns the ids of rows that were new. */
 async function insertTrials(
-  tx: Tx,
+  tx: Tx | SqlPool,
   sweepId: string,
   trials: Array<ExpandedTrial | ImportedTrial>,
   status: "queued" | "succeeded",
 ) {
-  const rows = await tx.$queryRawUnsafe<Array<{ id: string }>>(INSERT_SQL, JSON.stringify(trials), sweepId, status);
+  const params = [JSON.stringify(trials), sweepId, status];
+  const rows =
+    "$queryRawUnsafe" in tx
+      ? await tx.$queryRawUnsafe<Array<{ id: string }>>(INSERT_SQL, ...params)
+      : ((await tx.query({ text: INSERT_SQL, values: params, name: "ps_insert_trials" })).rows as Array<{
+          id: string;
+        }>);
+  return rows.map((r) => r.id);
+}
+
+const INSERT_GRID_SQL = `
+INSERT INTO "Trial" ("id","sweepId","key","config","model","dModel","tokens","batchSize","lr","powerA","powerB","seed",
+  "status","updatedAt")
+SELECT gen_random_uuid(), $2::uuid, x.key,
+  $3::jsonb || jsonb_build_object('model', $4::jsonb -> x.m, 'schedule', $5::jsonb -> x.s, 'tokens', x.tokens,
+    'batchSize', x."batchSize", 'seed', x.seed),
+  x.model, x."dModel", x.tokens, x."batchSize", x.lr, x."powerA", x."powerB", x.seed, 'queued', now()
+FROM jsonb_to_recordset($1::jsonb) AS x(key text, m int, s int, model text, "dModel" int, tokens float8, "batchSize" int,
+  lr float8, "powerA" float8, "powerB" float8, seed int)
+ON CONFLICT ("sweepId","key") DO NOTHING
+RETURNING id`;
+
+/** The fields of a grid trial's config that vary from trial to trial; the rest is the same for the whole sweep. */
+const VARYING = new Set(["model", "schedule", "tokens", "batchSize", "seed"]);
+
+/**
+ * A chunk of grid trials as INSERT_GRID_SQL's parameters: the config parts every trial shares are
+ * sent once, models and schedules once each, and a row carries indexes into them and its numbers
+ * (about a quarter of the bytes of full configs, for Node to write and Postgres to parse). Postgres
+ * assembles the same jsonb config. Null when the trials do not share those parts (then each
+ * trial's config is sent whole).
+ */
+export function compactGridChunk(trials: ExpandedTrial[]): unknown[] | null {
+  const first = trials[0]?.config as unknown as Record<string, unknown> | undefined;
+  if (!first) return null;
+  const fixedKeys = Object.keys(first).filter((k) => !VARYING.has(k));
+  const models = new Map<unknown, number>();
+  const schedules = new Map<unknown, number>();
+  // The rows' JSON is written directly (the same text JSON.stringify gives for these fields, without
+  // an intermediate object per trial).
+  const num = (x: number | null) => (x === null ? "null" : JSON.stringify(x));
+  const rows: string[] = [];
+  for (const t of trials) {
+    const c = t.config as unknown as Record<string, unknown>;
+    if (Object.keys(c).length !== fixedKeys.length + VARYING.size) return null;
+    for (const k of fixedKeys) if (c[k] !== first[k]) return null;
+    if (c.tokens !== t.tokens || c.batchSize !== t.batchSize || c.seed !== t.seed) return null;
+    if (!models.has(c.model)) models.set(c.model, models.size);
+    if (!schedules.has(c.schedule)) schedules.set(c.schedule, schedules.size);
+    const m = models.get(c.model);
+    const s = schedules.get(c.schedule);
+    rows.push(
+      `{"key":${JSON.stringify(t.key)},"m":${m},"s":${s},"model":${JSON.stringify(t.model)},"dModel":${num(t.dModel)},"tokens":${num(t.tokens)},"batchSize":${num(t.batchSize)},"lr":${num(t.lr)},"powerA":${num(t.powerA)},"powerB":${num(t.powerB)},"seed":${num(t.seed)}}`,
+    );
+  }
+  const fixed = Object.fromEntries(fixedKeys.map((k) => [k, first[k]]));
+  return [
+    `[${rows.join(",")}]`,
+    JSON.stringify(fixed),
+    JSON.stringify([...models.keys()]),
+    JSON.stringify([...schedules.keys()]),
+  ];
+}
+
+/** Inserts queued grid trials of one sweep (one statement); returns the ids of rows that were new. */
+async function insertGridTrials(sql: Tx | SqlPool, sweepId: string, trials: ExpandedTrial[]) {
+  const compact = compactGridChunk(trials);
+  if (!compact) return insertTrials(sql, sweepId, trials, "queued");
+  const [rowsJson, fixed, models, schedules] = compact;
+  const params = [rowsJson, sweepId, fixed, models, schedules];
+  const rows =
+    "$queryRawUnsafe" in sql
+      ? await sql.$queryRawUnsafe<Array<{ id: string }>>(INSERT_GRID_SQL, ...params)
+      : ((await sql.query({ text: INSERT_GRID_SQL, values: params, name: "ps_insert_grid_trials" })).rows as Array<{
+          id: string;
+        }>);
   return rows.map((r) => r.id);
 }
 
@@ -112,9 +202,25 @@ async function countUnique(doc: GridSweep): Promise<number> {
   return n;
 }
 
+/** The Sweep row of a new sweep (its status is set by the caller). */
+function sweepData(doc: SweepDocument, owner: string | undefined) {
+  return {
+    name: doc.name,
+    kind: KIND[doc.kind],
+    spec: doc as object,
+    owner: owner ?? null,
+    tags: doc.tags ?? [],
+    trainer: doc.trainer ?? "tfjs",
+    priority: doc.priority ?? 0,
+    maxAttempts: doc.maxAttempts ?? 3,
+  };
+}
+
 /**
- * Creates a sweep: all trial rows in one transaction (chunked multi-row inserts, yielding between
- * chunks), commit, then enqueue in addBulk chunks. Imports are stored as succeeded trials.
+ * Creates a sweep. Imports (finished trials, nothing to enqueue) are written in one transaction.
+ * Grid sweeps are accepted in a pipeline (acceptGrid): the sweep is `creating` while chunks of
+ * trial rows are inserted and, as each chunk commits, its jobs are enqueued; it becomes queued
+ * only when every trial is written and enqueued. A failure removes the sweep and its jobs.
  */
 export async function createSweep(
   deps: SweepDeps,
@@ -135,44 +241,25 @@ export async function createSweep(
       trials: preview(doc),
     };
   }
-  const isImport = doc.kind === "import";
+  if (doc.kind !== "import") {
+    const { id, status, trialCount } = await acceptGrid(deps, doc, owner);
+    return { id, ...base, status, trialCount, duplicates: size.trials - trialCount, dryRun: false };
+  }
   const { sweep, ids } = await deps.db.$transaction(
     async (tx) => {
       const sweep = await tx.sweep.create({
-        data: {
-          name: doc.name,
-          kind: KIND[doc.kind],
-          spec: doc as object,
-          status: isImport ? "completed" : "queued",
-          finishedAt: isImport ? new Date() : null,
-          owner: owner ?? null,
-          tags: doc.tags ?? [],
-          trainer: doc.trainer ?? "tfjs",
-          priority: doc.priority ?? 0,
-          maxAttempts: doc.maxAttempts ?? 3,
-        },
+        data: { ...sweepData(doc, owner), status: "completed", finishedAt: new Date() },
       });
       const ids: string[] = [];
-      if (doc.kind === "import") {
-        const rows = importedTrials(doc);
-        for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-          ids.push(...(await insertTrials(tx, sweep.id, rows.slice(i, i + INSERT_CHUNK), "succeeded")));
-        }
-      } else {
-        for await (const chunk of expandSweepInChunks(doc, INSERT_CHUNK))
-          ids.push(...(await insertTrials(tx, sweep.id, chunk, "queued")));
+      const rows = importedTrials(doc);
+      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+        ids.push(...(await insertTrials(tx, sweep.id, rows.slice(i, i + INSERT_CHUNK), "succeeded")));
       }
       await tx.sweep.update({ where: { id: sweep.id }, data: { trialCount: ids.length } });
       return { sweep, ids };
     },
     { timeout: 600_000, maxWait: 30_000 },
   );
-  if (!isImport) {
-    await enqueueTrials(
-      deps.trialQueue,
-      ids.map((id) => ({ id, sweepId: sweep.id, priority: sweep.priority, maxAttempts: sweep.maxAttempts })),
-    );
-  }
   return {
     id: sweep.id,
     ...base,
@@ -181,6 +268,146 @@ export async function createSweep(
     duplicates: size.trials - ids.length,
     dryRun: false,
   };
+}
+
+/** Test hooks into an accept (see the API tests); never set in production. */
+export interface AcceptHooks {
+  /** Called after each chunk's jobs are enqueued, with the running count of trials enqueued. */
+  afterChunk?: (sweepId: string, enqueued: number) => Promise<void> | void;
+}
+export const acceptHooks: AcceptHooks = {};
+
+/**
+ * Accepts a grid sweep, persisting and enqueueing at the same time:
+ *  1. the Sweep row commits as `creating` (no read, list or reconciler treats it as accepted);
+ *  2. trials are expanded in chunks; each chunk is one INSERT on `deps.sql` (several in parallel
+ *     when its pool has several connections), and as soon as it commits its jobs are added, in
+ *     chunk order, while the next chunks are inserted. A job is only ever added after its row
+ *     committed, as everywhere else;
+ *  3. the sweep becomes queued (running if a worker already started one of its trials) in one
+ *     synchronous commit, which also makes the chunk commits durable.
+ * Any failure deletes the sweep (its trials cascade) and removes the jobs added, then rethrows:
+ * nothing is half-accepted. A process that dies mid-accept leaves a `creating` sweep whose
+ * heartbeat (updatedAt) stops; the reconciler deletes it and its jobs (reconcile, abandonedAfterMs).
+ */
+async function acceptGrid(
+  deps: SweepDeps,
+  doc: GridSweep,
+  owner: string | undefined,
+): Promise<{ id: string; status: string; trialCount: number }> {
+  const sql = deps.sql ?? deps.db;
+  // On `sql` (whose commits may be asynchronous): a `creating` sweep is worthless until the final,
+  // synchronous commit below, so it need not wait for its own WAL flush.
+  const data = sweepData(doc, owner);
+  const [created] = await queryRows<{ id: string }>(
+    sql,
+    `INSERT INTO "Sweep" (id, name, kind, spec, status, owner, tags, trainer, priority, "maxAttempts", "updatedAt")
+     VALUES (gen_random_uuid(), $1, $2::text::"SweepKind", $3::jsonb, 'creating', $4, $5::text[], $6, $7, $8, now())
+     RETURNING id::text AS id`,
+    [data.name, data.kind, JSON.stringify(doc), data.owner, data.tags, data.trainer, data.priority, data.maxAttempts],
+  );
+  if (!created) throw new Error("the sweep row was not created");
+  const sweep = { id: created.id, priority: data.priority, maxAttempts: data.maxAttempts };
+  const job = (id: string) => ({ id, sweepId: sweep.id, priority: sweep.priority, maxAttempts: sweep.maxAttempts });
+  /** Ids whose jobs were (or may have been) added: removed again if the accept fails. */
+  const enqueued: string[] = [];
+  let trialCount = 0;
+  let enqueueTail: Promise<void> = Promise.resolve();
+  const inFlight = new Set<Promise<void>>();
+  let lastBeat = Date.now();
+  const state: { failure?: { error: unknown } } = {};
+  try {
+    for await (const chunk of rampedChunks(expandSweepInChunks(doc, ACCEPT_FIRST_CHUNKS[0]))) {
+      if (state.failure) throw state.failure.error;
+      while (inFlight.size >= ACCEPT_AHEAD) await Promise.race(inFlight);
+      if (Date.now() - lastBeat >= CREATING_HEARTBEAT_MS) {
+        lastBeat = Date.now();
+        await heartbeat(sql, sweep.id);
+      }
+      const inserted = insertGridTrials(sql, sweep.id, chunk);
+      inserted.catch(() => {}); // observed through the link below
+      const link: Promise<void> = Promise.all([enqueueTail, inserted]).then(async ([, ids]) => {
+        enqueued.push(...ids);
+        await enqueueTrials(deps.trialQueue, ids.map(job), ACCEPT_ENQUEUE_CHUNK);
+        trialCount += ids.length;
+        await acceptHooks.afterChunk?.(sweep.id, trialCount);
+      });
+      enqueueTail = link;
+      inFlight.add(link);
+      link.then(
+        () => inFlight.delete(link),
+        (error) => {
+          state.failure ??= { error }; // a failed link stays in the set too: the next race rethrows it
+        },
+      );
+    }
+    await Promise.all(inFlight);
+    const rows = await deps.db.$queryRawUnsafe<Array<{ status: string }>>(
+      `UPDATE "Sweep" s SET "trialCount" = $2, "updatedAt" = now(),
+         status = CASE WHEN EXISTS (SELECT 1 FROM "Trial" t WHERE t."sweepId" = s.id AND t.status <> 'queued')
+           THEN 'running'::"SweepStatus" ELSE 'queued'::"SweepStatus" END
+       WHERE s.id = $1::uuid AND s.status = 'creating' RETURNING s.status::text AS status`,
+      sweep.id,
+      trialCount,
+    );
+    const status = rows[0]?.status;
+    if (!status) throw new Error(`sweep ${sweep.id} was removed while it was being created`);
+    return { id: sweep.id, status, trialCount };
+  } catch (err) {
+    await Promise.allSettled(inFlight);
+    await abandonSweep(deps.db, deps.trialQueue, sweep.id, enqueued).catch(() => {
+      // Left as `creating` without a heartbeat: the reconciler removes it.
+    });
+    throw err;
+  }
+}
+
+/**
+ * Re-chunks trials into ACCEPT_FIRST_CHUNKS' sizes, then INSERT_CHUNK: small first chunks start the
+ * enqueueing (which waits for its chunk's commit) early, so even a small sweep overlaps the two.
+ */
+async function* rampedChunks<T>(source: AsyncIterable<T[]>): AsyncGenerator<T[]> {
+  let i = 0;
+  let batch: T[] = [];
+  for await (const part of source) {
+    for (const t of part) {
+      batch.push(t);
+      if (batch.length >= (ACCEPT_FIRST_CHUNKS[i] ?? INSERT_CHUNK)) {
+        yield batch;
+        batch = [];
+        i++;
+      }
+    }
+  }
+  if (batch.length) yield batch;
+}
+
+async function queryRows<T>(sql: SqlClient, text: string, values: unknown[]): Promise<T[]> {
+  if ("$queryRawUnsafe" in sql) return sql.$queryRawUnsafe<T[]>(text, ...values);
+  return (await sql.query({ text, values })).rows as T[];
+}
+
+async function heartbeat(sql: SqlClient, sweepId: string) {
+  const rows = await queryRows(
+    sql,
+    `UPDATE "Sweep" SET "updatedAt" = now() WHERE id = $1::uuid AND status = 'creating' RETURNING id`,
+    [sweepId],
+  );
+  if (rows.length !== 1) throw new Error(`sweep ${sweepId} was removed while it was being created`);
+}
+
+/**
+ * Removes a sweep that was never accepted (status `creating`): its rows first (trials cascade),
+ * then the jobs of `trialIds`. A job left behind (a crash in between) is harmless: its trial is
+ * gone, so a worker's claim finds nothing and the job completes without training.
+ */
+export async function abandonSweep(db: Db, queue: TrialQueue, sweepId: string, trialIds: string[]) {
+  const n = await db.$executeRawUnsafe(`DELETE FROM "Sweep" WHERE id = $1::uuid AND status = 'creating'`, sweepId);
+  // Not deleted and still there: it was accepted after all (e.g. the final commit went through but
+  // its answer was lost), so its jobs stay.
+  if (n === 0 && (await db.sweep.findUnique({ where: { id: sweepId }, select: { id: true } }))) return 0;
+  await removeJobs(queue, trialIds);
+  return n;
 }
 
 export type StatusCounts = Record<"queued" | "running" | "succeeded" | "failed" | "diverged" | "cancelled", number>;
@@ -239,23 +466,72 @@ function summary(s: {
   };
 }
 
-/** A sweep with its document, status and trial counts per status. */
+const GET_SWEEP_SQL = `
+WITH g AS (
+  SELECT status::text AS status, count(*)::int AS n, sum(tokens)::float8 AS tokens,
+    avg("tokensPerSecond") FILTER (WHERE status = 'succeeded')::float8 AS speed
+  FROM "Trial" WHERE "sweepId" = $1::uuid GROUP BY 1
+)
+SELECT s.id::text AS id, s.name, s.kind::text AS kind, s.spec, s.status::text AS status, s.owner, s.tags, s.trainer,
+  s.priority, s."maxAttempts", s."trialCount",
+  to_char(s."createdAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt",
+  to_char(s."updatedAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt",
+  to_char(s."finishedAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "finishedAt",
+  (SELECT coalesce(json_agg(g), '[]'::json) FROM g) AS groups
+FROM "Sweep" s WHERE s.id = $1::uuid`;
+
+/**
+ * A sweep with its document, status and trial counts per status. One statement (the sweep row and
+ * its per-status counts), so a read costs one round trip and one query's CPU: reads stay fast
+ * while the process is busy, e.g. accepting a large sweep.
+ */
 export async function getSweep(db: Db, id: string) {
-  const s = await db.sweep.findUnique({ where: { id } });
+  const [s] = await db.$queryRawUnsafe<
+    Array<{
+      id: string;
+      name: string;
+      kind: string;
+      spec: unknown;
+      status: string;
+      owner: string | null;
+      tags: string[];
+      trainer: string;
+      priority: number;
+      maxAttempts: number;
+      trialCount: number;
+      createdAt: string;
+      updatedAt: string;
+      finishedAt: string | null;
+      groups: Array<{ status: keyof StatusCounts; n: number; tokens: number | null; speed: number | null }>;
+    }>
+  >(GET_SWEEP_SQL, id);
   if (!s) throw new NotFoundError(`no sweep ${id}`);
-  const c = (await countsFor(db, [id])).get(id);
-  const speed = await db.trial.aggregate({
-    where: { sweepId: id, status: "succeeded" },
-    _avg: { tokensPerSecond: true },
-  });
-  const running = c?.counts.running ?? 0;
-  const perTrial = speed._avg.tokensPerSecond;
+  const counts = emptyCounts();
+  let remainingTokens = 0;
+  let perTrial: number | null = null;
+  for (const g of s.groups) {
+    counts[g.status] = g.n;
+    if (g.status === "queued" || g.status === "running") remainingTokens += g.tokens ?? 0;
+    if (g.status === "succeeded") perTrial = g.speed;
+  }
   return {
-    ...summary(s),
+    id: s.id,
+    name: s.name,
+    kind: s.kind.replace("_", "-"),
+    status: s.status,
+    tags: s.tags,
+    trainer: s.trainer,
+    priority: s.priority,
+    maxAttempts: s.maxAttempts,
+    trialCount: s.trialCount,
+    owner: s.owner,
+    createdAt: s.createdAt,
+    updatedAt: s.updatedAt,
+    finishedAt: s.finishedAt,
     spec: s.spec,
-    counts: c?.counts ?? emptyCounts(),
-    remainingTokens: c?.remainingTokens ?? 0,
-    tokensPerSecond: perTrial && running ? perTrial * running : null,
+    counts,
+    remainingTokens,
+    tokensPerSecond: perTrial && counts.running ? perTrial * counts.running : null,
   };
 }
 
@@ -377,7 +653,8 @@ export async function getTrial(db: Db, id: string) {
   return { ...t, metrics };
 }
 
-async function removeJobs(queue: TrialQueue, ids: string[]): Promise<number> {
+/** Removes the jobs of these trial ids (a job that is active or already gone is left). */
+export async function removeJobs(queue: TrialQueue, ids: string[]): Promise<number> {
   let removed = 0;
   for (let i = 0; i < ids.length; i += 500) {
     const results = await Promise.all(ids.slice(i, i + 500).map((id) => queue.remove(id).catch(() => 0)));
@@ -394,6 +671,7 @@ async function removeJobs(queue: TrialQueue, ids: string[]): Promise<number> {
 export async function cancelSweep(deps: SweepDeps, id: string) {
   const s = await deps.db.sweep.findUnique({ where: { id }, select: { id: true, status: true } });
   if (!s) throw new NotFoundError(`no sweep ${id}`);
+  if (s.status === "creating") throw new ConflictError(`sweep ${id} is still being created`);
   const queued = await deps.db.$queryRawUnsafe<Array<{ id: string }>>(
     `UPDATE "Trial" SET status = 'cancelled', "finishedAt" = now(), "updatedAt" = now()
      WHERE "sweepId" = $1::uuid AND status = 'queued' RETURNING id::text AS id`,
@@ -417,6 +695,7 @@ export async function retrySweep(deps: SweepDeps, id: string) {
   const s = await deps.db.sweep.findUnique({ where: { id } });
   if (!s) throw new NotFoundError(`no sweep ${id}`);
   if (s.status === "cancelled") throw new ConflictError(`sweep ${id} is cancelled`);
+  if (s.status === "creating") throw new ConflictError(`sweep ${id} is still being created`);
   const rows = await deps.db.$queryRawUnsafe<Array<{ id: string }>>(
     `UPDATE "Trial" SET status = 'queued', error = NULL, "errorClass" = NULL, "workerId" = NULL, "startedAt" = NULL,
        "finishedAt" = NULL, "updatedAt" = now()
@@ -442,6 +721,7 @@ export async function extendSweepTrials(deps: SweepDeps, id: string, ext: Extend
   if (!s) throw new NotFoundError(`no sweep ${id}`);
   if (s.kind === "import") throw new ConflictError("an import sweep has no axes to extend");
   if (s.status === "cancelled") throw new ConflictError(`sweep ${id} is cancelled`);
+  if (s.status === "creating") throw new ConflictError(`sweep ${id} is still being created`);
   const doc = extendSweep(s.spec as unknown as GridSweep, ext);
   const size = checkSize(doc, deps.maxTrialsPerSweep);
   const existing = new Set(
@@ -462,7 +742,7 @@ export async function extendSweepTrials(deps: SweepDeps, id: string, ext: Extend
     async (tx) => {
       const ids: string[] = [];
       for (let i = 0; i < fresh.length; i += INSERT_CHUNK)
-        ids.push(...(await insertTrials(tx, id, fresh.slice(i, i + INSERT_CHUNK), "queued")));
+        ids.push(...(await insertGridTrials(tx, id, fresh.slice(i, i + INSERT_CHUNK))));
       const count = await tx.trial.count({ where: { sweepId: id } });
       await tx.sweep.update({
         where: { id },

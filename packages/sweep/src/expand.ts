@@ -1,7 +1,7 @@
 // Sweep expansion: a validated sweep document → the trial configs it asks for.
 // Pure: plain data in, plain data out. Axis sizes are known before anything is expanded, so a
 // caller can refuse an over-cap sweep without building it (sweepSize).
-import { createHash } from "node:crypto";
+import * as crypto from "node:crypto";
 import {
   DEFAULT_SEEDS,
   type ExtendDocument,
@@ -126,9 +126,15 @@ export function canonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(",")}}`;
 }
 
+/** Hex sha256 of a string: the one-shot crypto.hash (Node ≥ 20.12; far less allocation per call) when present. */
+const sha256Hex: (text: string) => string =
+  typeof crypto.hash === "function"
+    ? (text) => crypto.hash("sha256", text, "hex")
+    : (text) => crypto.createHash("sha256").update(text).digest("hex");
+
 /** sha256 of the canonical config: identical trials get identical keys. */
 export function trialKey(config: unknown): string {
-  return createHash("sha256").update(canonicalJson(config)).digest("hex");
+  return sha256Hex(canonicalJson(config));
 }
 
 /** One expanded trial: its full config plus the denormalised columns the Trial row carries. */
@@ -232,7 +238,7 @@ export function* expandSweep(doc: GridSweep): Generator<ExpandedTrial> {
               };
               // Keys in sorted order, as canonicalJson writes them.
               const canonical = `{"batchSize":${batchSize},"corpus":${fixedParts.corpus},"evalTokens":${fixedParts.evalTokens},"model":${modelJson},"mup":${fixedParts.mup},"optimizer":${fixedParts.optimizer},"schedule":${scheduleJson},"seed":${seed},"seqLen":${fixedParts.seqLen},"tokenizer":${fixedParts.tokenizer},"tokens":${canonicalJson(tokens)}}`;
-              const key = createHash("sha256").update(canonical).digest("hex");
+              const key = sha256Hex(canonical);
               if (seen.has(key)) continue;
               seen.add(key);
               yield { key, config, model: model.name, dModel: model.dModel, tokens, batchSize, ...p, seed };

@@ -24,7 +24,7 @@ const DryRunQuery = Type.Object({
 const TrialStatus = Type.Union(
   ["queued", "running", "succeeded", "failed", "diverged", "cancelled"].map((s) => Type.Literal(s)),
 );
-const SweepStatus = Type.Union(["queued", "running", "completed", "cancelled"].map((s) => Type.Literal(s)));
+const SweepStatus = Type.Union(["creating", "queued", "running", "completed", "cancelled"].map((s) => Type.Literal(s)));
 const pageQuery = {
   limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }),
   offset: Type.Integer({ minimum: 0, default: 0 }),

@@ -1,0 +1,175 @@
+// Accepting a grid sweep is pipelined (trial rows inserted in chunks, on parallel connections, each
+// chunk's jobs enqueued as soon as it commits) behind a `creating` status. These tests hold the
+// guarantees: the stored configs are the expansion's, a sweep being accepted is never shown as
+// accepted, a failure half-way leaves nothing, and an accept that dies is removed by the reconciler.
+import { acceptHooks, INSERT_CHUNK, reconcile } from "@powersweep/orchestrator";
+import { parseSweepDocument } from "@powersweep/spec";
+import { expandSweep } from "@powersweep/sweep";
+import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
+import { lrGrid, startTestApi, type TestApi, tinyModel } from "./helpers.ts";
+
+let api: TestApi;
+beforeAll(async () => {
+  api = await startTestApi("accept", { maxTrialsPerSweep: 10_000 });
+});
+afterAll(() => api.close());
+afterEach(() => {
+  acceptHooks.afterChunk = undefined;
+});
+
+const post = (payload: unknown) =>
+  api.app.inject({
+    method: "POST",
+    url: "/v1/sweeps",
+    headers: { ...api.auth(), "content-type": "application/json" },
+    payload: JSON.stringify(payload),
+  });
+const get = (url: string) => api.app.inject({ method: "GET", url, headers: api.auth() });
+
+/** A sweep of several insert chunks: 2 models × 3 tokens × 4 batchSize × 5 lr × 25 seeds = 3000 trials. */
+const big = (name: string) =>
+  lrGrid({
+    name,
+    axes: {
+      models: [tinyModel("a", 32), tinyModel("b", 64)],
+      tokens: [1e5, 2e5, 4e5],
+      batchSize: [4, 8, 16, 32],
+      lr: { logspace: { from: 1e-4, to: 1e-2, num: 5 } },
+      seeds: { count: 25 },
+    },
+  });
+
+async function jobsOf(sweepId: string) {
+  const jobs = await api.trialQueue.getJobs(["waiting", "prioritized", "delayed", "active"]);
+  return jobs.filter((j) => j.data.sweepId === sweepId).map((j) => j.id as string);
+}
+
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+test("every trial is stored with the expansion's config, once, with exactly one job", async () => {
+  for (const doc of [
+    big("accept configs"),
+    {
+      kind: "power-grid",
+      name: "accept power configs",
+      axes: {
+        models: [tinyModel()],
+        powerA: [2, 4, 8],
+        powerB: { linspace: { from: -0.6, to: -0.4, num: 3 } },
+        tokens: [1e5, 3e5],
+        batchSize: [8, 16],
+        seeds: [0, 1],
+      },
+      schedule: { etaMax: 0.02 },
+      training: { seqLen: 32, optimizer: { weightDecay: 0.05 } },
+    },
+  ]) {
+    const res = await post(doc);
+    expect(res.statusCode).toBe(201);
+    const { id, trialCount, status } = res.json();
+    expect(status).toBe("queued");
+    const parsed = parseSweepDocument(JSON.stringify(doc), "application/json");
+    if (!parsed.ok || parsed.value.kind === "import") throw new Error("test document");
+    const expected = new Map([...expandSweep(parsed.value)].map((t) => [t.key, t]));
+    expect(trialCount).toBe(expected.size);
+    const rows = await api.db.trial.findMany({ where: { sweepId: id } });
+    expect(rows).toHaveLength(expected.size);
+    for (const r of rows) {
+      const e = expected.get(r.key);
+      expect(r.config).toEqual(e?.config);
+      expect([r.model, r.tokens, r.batchSize, r.lr, r.powerA, r.powerB, r.seed]).toEqual([
+        e?.model,
+        e?.tokens,
+        e?.batchSize,
+        e?.lr,
+        e?.powerA,
+        e?.powerB,
+        e?.seed,
+      ]);
+    }
+    const jobs = await jobsOf(id);
+    expect(jobs.length).toBe(rows.length);
+    expect(new Set(jobs)).toEqual(new Set(rows.map((r) => r.id)));
+  }
+});
+
+test("while it is accepted a sweep is `creating`: not accepted, not reconciled, not cancellable", async () => {
+  const paused = deferred();
+  const release = deferred();
+  let sweepId = "";
+  acceptHooks.afterChunk = async (id, enqueued) => {
+    if (enqueued !== INSERT_CHUNK) return;
+    sweepId = id;
+    paused.resolve();
+    await release.promise;
+  };
+  const pending = post(big("accept creating"));
+  await paused.promise;
+  const read = await get(`/v1/sweeps/${sweepId}`);
+  expect(read.json()).toMatchObject({ status: "creating" });
+  expect((await get("/v1/sweeps?status=creating")).json().items.map((s: { id: string }) => s.id)).toContain(sweepId);
+  expect((await get("/v1/sweeps?status=queued")).json().items.map((s: { id: string }) => s.id)).not.toContain(sweepId);
+  const cancel = await api.app.inject({ method: "POST", url: `/v1/sweeps/${sweepId}/cancel`, headers: api.auth() });
+  expect(cancel.statusCode).toBe(409);
+  // The reconciler neither re-enqueues its trials nor takes it for abandoned (its heartbeat is fresh).
+  const r = await reconcile(api.db, api.trialQueue, { sweepIds: [sweepId] });
+  expect(r).toMatchObject({ checked: 0, requeued: 0, abandoned: 0 });
+  release.resolve();
+  const res = await pending;
+  expect(res.statusCode).toBe(201);
+  expect(res.json()).toMatchObject({ id: sweepId, status: "queued", trialCount: 3000 });
+  expect((await get(`/v1/sweeps/${sweepId}`)).json()).toMatchObject({ status: "queued", counts: { queued: 3000 } });
+  expect(await jobsOf(sweepId)).toHaveLength(3000);
+});
+
+test("an accept that fails half-way removes its sweep, its trials and the jobs it added", async () => {
+  let sweepId = "";
+  acceptHooks.afterChunk = (id, enqueued) => {
+    sweepId = id;
+    if (enqueued >= 2 * INSERT_CHUNK) throw new Error("Redis went away");
+  };
+  const res = await post(big("accept fails"));
+  expect(res.statusCode).toBe(500);
+  expect(res.headers["content-type"]).toContain("application/problem+json");
+  expect(sweepId).not.toBe("");
+  expect(await api.db.sweep.findUnique({ where: { id: sweepId } })).toBeNull();
+  expect(await api.db.trial.count({ where: { sweepId } })).toBe(0);
+  expect(await jobsOf(sweepId)).toHaveLength(0);
+  expect((await get(`/v1/sweeps/${sweepId}`)).statusCode).toBe(404);
+});
+
+test("an accept that dies (no heartbeat) is removed by the reconciler with its jobs, never half-accepted", async () => {
+  const stalled = deferred();
+  const never = deferred();
+  let sweepId = "";
+  acceptHooks.afterChunk = async (id, enqueued) => {
+    if (enqueued !== INSERT_CHUNK) return;
+    sweepId = id;
+    stalled.resolve();
+    await never.promise; // the process "dies" here: nothing more is written, the heartbeat stops
+  };
+  const pending = post(big("accept dies"));
+  await stalled.promise;
+  expect(await api.db.trial.count({ where: { sweepId } })).toBeGreaterThanOrEqual(INSERT_CHUNK);
+  expect((await jobsOf(sweepId)).length).toBeGreaterThanOrEqual(INSERT_CHUNK);
+  // Not stale yet under the default threshold; stale at 0 ms.
+  expect((await reconcile(api.db, api.trialQueue, { sweepIds: [sweepId] })).abandoned).toBe(0);
+  const r = await reconcile(api.db, api.trialQueue, { sweepIds: [sweepId], abandonedAfterMs: 0 });
+  expect(r).toMatchObject({ abandoned: 1, requeued: 0 });
+  expect(await api.db.sweep.findUnique({ where: { id: sweepId } })).toBeNull();
+  expect(await api.db.trial.count({ where: { sweepId } })).toBe(0);
+  expect(await jobsOf(sweepId)).toHaveLength(0);
+  // If that accept was only slow, it finds its sweep gone and fails rather than half-accepting it.
+  never.resolve();
+  const res = await pending;
+  expect(res.statusCode).toBe(500);
+  expect(await api.db.sweep.findUnique({ where: { id: sweepId } })).toBeNull();
+  expect(await api.db.trial.count({ where: { sweepId } })).toBe(0);
+  expect(await jobsOf(sweepId)).toHaveLength(0);
+});

@@ -1,0 +1,3 @@
+-- AlterEnum
+ALTER TYPE "SweepStatus" ADD VALUE 'creating';
+
