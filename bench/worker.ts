@@ -278,6 +278,13 @@ export async function run(): Promise<Record<string, unknown>> {
   } finally {
     await poll.end();
     await db.$disconnect();
+    // every key under this run's prefix (the trial queues, and the fit queue the workers asked to refit)
+    for (let cursor = "0"; ; ) {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+      if (keys.length) await redis.del(...keys);
+      cursor = next;
+      if (cursor === "0") break;
+    }
     redis.disconnect();
     await rm(checkpointDir, { recursive: true, force: true });
     const c2 = new pg.Client({ connectionString: admin.toString() });

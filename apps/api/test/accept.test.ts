@@ -128,6 +128,26 @@ test("while it is accepted a sweep is `creating`: not accepted, not reconciled, 
   expect(await jobsOf(sweepId)).toHaveLength(3000);
 });
 
+test("a sweep whose trials all finish while it is accepted ends completed, not stuck running", async () => {
+  const doc = lrGrid({
+    name: "accept finishes early",
+    axes: { models: [tinyModel("a", 32)], tokens: [1e5], batchSize: [4], lr: [1e-3, 2e-3, 4e-3] },
+  });
+  acceptHooks.afterChunk = async (id) => {
+    // the fleet claims and finishes every trial before the accept's final commit
+    await api.db.$executeRawUnsafe(
+      `UPDATE "Trial" SET status = 'succeeded', attempts = 1, "resultAttempt" = 1, "finishedAt" = now() WHERE "sweepId" = $1::uuid`,
+      id,
+    );
+  };
+  const res = await post(doc);
+  expect(res.statusCode).toBe(201);
+  expect(res.json()).toMatchObject({ status: "completed", trialCount: 3 });
+  const read = (await get(`/v1/sweeps/${res.json().id}`)).json();
+  expect(read).toMatchObject({ status: "completed", counts: { succeeded: 3 } });
+  expect(read.finishedAt).toBeTruthy();
+});
+
 test("an accept that fails half-way removes its sweep, its trials and the jobs it added", async () => {
   let sweepId = "";
   acceptHooks.afterChunk = (id, enqueued) => {

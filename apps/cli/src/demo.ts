@@ -4,6 +4,7 @@
 // plots to demo-output/. With --keep the stack stays up (dashboard URL printed) until Ctrl-C.
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { createDb } from "@powersweep/db";
 import type { SweepFit } from "@powersweep/fit";
@@ -52,6 +53,11 @@ function spawnWorker(config: PowersweepConfig, i: number, logDir: string): Child
         REDIS_URL: config.redisUrl,
         REDIS_PREFIX: config.redisPrefix,
         CHECKPOINT_DIR: config.checkpointDir,
+        // Each tfjs trial computes half its batch in a second thread when a core is free for it. With
+        // fewer than two cores per worker process that thread only competes (measured on 2 cores:
+        // full demo 144 s with it, 125 s without; the numbers are identical either way).
+        POWERSWEEP_GRAD_WORKER:
+          process.env.POWERSWEEP_GRAD_WORKER ?? (availableParallelism() >= 2 * WORKERS ? "1" : "0"),
       },
       stdio: ["ignore", "pipe", "pipe"],
     },

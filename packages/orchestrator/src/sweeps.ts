@@ -343,9 +343,15 @@ async function acceptGrid(
     }
     await Promise.all(inFlight);
     const rows = await deps.db.$queryRawUnsafe<Array<{ status: string }>>(
-      `UPDATE "Sweep" s SET "trialCount" = $2, "updatedAt" = now(),
-         status = CASE WHEN EXISTS (SELECT 1 FROM "Trial" t WHERE t."sweepId" = s.id AND t.status <> 'queued')
-           THEN 'running'::"SweepStatus" ELSE 'queued'::"SweepStatus" END
+      // Workers may have started (or even finished) trials of the first chunks meanwhile; their
+      // completeSweepIfDone skipped a `creating` sweep, so a sweep with nothing left is completed here.
+      `WITH left_ AS (SELECT EXISTS (SELECT 1 FROM "Trial" t WHERE t."sweepId" = $1::uuid AND t.status IN ('queued', 'running')) AS open,
+              EXISTS (SELECT 1 FROM "Trial" t WHERE t."sweepId" = $1::uuid AND t.status <> 'queued') AS started)
+       UPDATE "Sweep" s SET "trialCount" = $2, "updatedAt" = now(),
+         status = CASE WHEN NOT left_.open THEN 'completed'::"SweepStatus"
+           WHEN left_.started THEN 'running'::"SweepStatus" ELSE 'queued'::"SweepStatus" END,
+         "finishedAt" = CASE WHEN NOT left_.open THEN now() ELSE s."finishedAt" END
+       FROM left_
        WHERE s.id = $1::uuid AND s.status = 'creating' RETURNING s.status::text AS status`,
       sweep.id,
       trialCount,
