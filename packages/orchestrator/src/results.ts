@@ -64,6 +64,27 @@ WITH t AS (
 )
 SELECT id, "sweepId", attempts, config, trainer, "maxAttempts", "checkpointPath" FROM t`;
 
+/** A claimed Trial row as the claim statements return it. */
+interface ClaimRow {
+  id: string;
+  sweepId: string;
+  attempts: number;
+  config: unknown;
+  trainer: string;
+  maxAttempts: number;
+  checkpointPath: string | null;
+}
+
+const claimed = (r: ClaimRow): ClaimedTrial => ({
+  id: r.id,
+  sweepId: r.sweepId,
+  attempt: Number(r.attempts),
+  config: r.config,
+  trainer: r.trainer,
+  maxAttempts: Number(r.maxAttempts),
+  checkpointPath: r.checkpointPath,
+});
+
 /**
  * Claims a trial for this worker: queued|running → running, attempts + 1, startedAt = now, and its
  * sweep queued → running, in one statement. Returns null when the trial is finished, missing, or
@@ -75,26 +96,9 @@ export async function markRunning(
   workerId: string,
   { checkpointPath = null }: { checkpointPath?: string | null } = {},
 ): Promise<ClaimedTrial | null> {
-  const rows = await queryRows<{
-    id: string;
-    sweepId: string;
-    attempts: number;
-    config: unknown;
-    trainer: string;
-    maxAttempts: number;
-    checkpointPath: string | null;
-  }>(db, MARK_RUNNING_SQL, [trialId, workerId, checkpointPath], "ps_mark_running");
+  const rows = await queryRows<ClaimRow>(db, MARK_RUNNING_SQL, [trialId, workerId, checkpointPath], "ps_mark_running");
   const r = rows[0];
-  if (!r) return null;
-  return {
-    id: r.id,
-    sweepId: r.sweepId,
-    attempt: Number(r.attempts),
-    config: r.config,
-    trainer: r.trainer,
-    maxAttempts: Number(r.maxAttempts),
-    checkpointPath: r.checkpointPath,
-  };
+  return r ? claimed(r) : null;
 }
 
 // Several claims in one statement. Every row lookup goes through the primary key (`id = ANY($1)`;
@@ -140,31 +144,14 @@ export async function markRunningMany(
     const c = claims[0] as ClaimRequest;
     return [await markRunning(db, c.trialId, workerId, { checkpointPath: c.checkpointPath ?? null })];
   }
-  const rows = await queryRows<{
-    id: string;
-    sweepId: string;
-    attempts: number;
-    config: unknown;
-    trainer: string;
-    maxAttempts: number;
-    checkpointPath: string | null;
-  }>(
+  const rows = await queryRows<ClaimRow>(
     db,
     MARK_RUNNING_MANY_SQL,
     [claims.map((c) => c.trialId), workerId, claims.map((c) => c.checkpointPath ?? null)],
     "ps_mark_running_many",
   );
   const byId = new Map<string, ClaimedTrial>();
-  for (const r of rows)
-    byId.set(r.id, {
-      id: r.id,
-      sweepId: r.sweepId,
-      attempt: Number(r.attempts),
-      config: r.config,
-      trainer: r.trainer,
-      maxAttempts: Number(r.maxAttempts),
-      checkpointPath: r.checkpointPath,
-    });
+  for (const r of rows) byId.set(r.id, claimed(r));
   // uuid text is lower case from Postgres; callers may pass any case
   return claims.map((c) => byId.get(c.trialId.toLowerCase()) ?? null);
 }

@@ -521,19 +521,12 @@ export async function getSweep(db: Db, id: string) {
     if (g.status === "succeeded") perTrial = g.speed;
   }
   return {
-    id: s.id,
-    name: s.name,
-    kind: s.kind.replace("_", "-"),
-    status: s.status,
-    tags: s.tags,
-    trainer: s.trainer,
-    priority: s.priority,
-    maxAttempts: s.maxAttempts,
-    trialCount: s.trialCount,
-    owner: s.owner,
-    createdAt: s.createdAt,
-    updatedAt: s.updatedAt,
-    finishedAt: s.finishedAt,
+    ...summary({
+      ...s,
+      createdAt: new Date(s.createdAt),
+      updatedAt: new Date(s.updatedAt),
+      finishedAt: s.finishedAt === null ? null : new Date(s.finishedAt),
+    }),
     spec: s.spec,
     counts,
     remainingTokens,
