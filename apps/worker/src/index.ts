@@ -30,7 +30,7 @@
 //                 trials of a cancelled sweep with reason "cancel"; they are recorded cancelled.
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { createDb, type Db } from "@powersweep/db";
+import { createDb, createSqlPool, type Db } from "@powersweep/db";
 import {
   type ClaimedTrial,
   cancelledSweeps,
@@ -64,7 +64,6 @@ import {
 } from "@powersweep/trainer";
 import { type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
-import pg from "pg";
 import { createSlotPool } from "./slots.ts";
 
 export const WORKER_VERSION = "0.1.0";
@@ -150,22 +149,21 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   // take arrays, for which Postgres would otherwise re-plan every execution (custom plans, ~0.2-0.4
   // ms of server CPU each); their plans are primary-key probes by construction (results.ts), so the
   // generic plan is the right one whatever the parameters.
-  const sql = new pg.Pool({
-    connectionString: options.databaseUrl,
+  const sql = createSqlPool({
+    url: options.databaseUrl,
     max: options.dbPoolSize ?? slots.length + 1,
-    connectionTimeoutMillis: 5000,
-    options: "-c plan_cache_mode=force_generic_plan",
+    genericPlans: true,
   });
   // Claims only (markRunning): synchronous_commit = off, so a claim does not wait for its WAL
   // flush. Safe because a claim can be redone: its BullMQ job stays active until the result is
   // committed, and the result's commit (synchronous, on `sql`) flushes the WAL up to itself, so a
   // durable result implies a durable claim. If Postgres crashes and drops an unflushed claim, the
   // result finds the trial at an earlier attempt (claimLost) and the job is retried, not acknowledged.
-  const claimSql = new pg.Pool({
-    connectionString: options.databaseUrl,
+  const claimSql = createSqlPool({
+    url: options.databaseUrl,
     max: slots.length,
-    connectionTimeoutMillis: 5000,
-    options: "-c synchronous_commit=off -c plan_cache_mode=force_generic_plan",
+    asyncCommit: true,
+    genericPlans: true,
   });
   // Claims and results: group commit (the claims, or the results, of concurrent slots share one
   // statement and one round trip; results also one WAL flush).

@@ -27,18 +27,28 @@ export interface SqlPoolOptions extends DbOptions {
    * without it): that commit flushes the WAL up to itself, so every earlier commit with it.
    */
   asyncCommit?: boolean;
+  /**
+   * plan_cache_mode = force_generic_plan (this pool's sessions only): prepared statements are
+   * planned once, not re-planned per execution. Only for statements whose plan is right whatever
+   * their parameters (e.g. primary-key probes).
+   */
+  genericPlans?: boolean;
 }
 
 /**
  * A plain node-postgres pool, for hot paths where a Prisma raw query costs far more CPU than the
  * round trip itself (bulk trial inserts, the worker's claims and results).
  */
-export function createSqlPool({ url, max = 10, asyncCommit = false }: SqlPoolOptions): pg.Pool {
+export function createSqlPool({ url, max = 10, asyncCommit = false, genericPlans = false }: SqlPoolOptions): pg.Pool {
+  const settings = [
+    ...(asyncCommit ? ["-c synchronous_commit=off"] : []),
+    ...(genericPlans ? ["-c plan_cache_mode=force_generic_plan"] : []),
+  ];
   const pool = new pg.Pool({
     connectionString: url,
     max,
     connectionTimeoutMillis: 5000,
-    ...(asyncCommit ? { options: "-c synchronous_commit=off" } : {}),
+    ...(settings.length ? { options: settings.join(" ") } : {}),
   });
   // An idle client's error (e.g. the server restarted) must not crash the process; the next query reconnects.
   pool.on("error", () => {});
