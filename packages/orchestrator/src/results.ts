@@ -11,30 +11,9 @@
 //                 results that arrive while a write is in flight (group commit)
 //   releaseTrial  running → queued (shutdown, or a crash with attempts left)
 //   completeSweepIfDone  a sweep with nothing queued or running becomes completed
-import type { Db } from "@powersweep/db";
+import { execute, queryRows, type SqlClient } from "./sql.ts";
 
-/**
- * A plain SQL pool (node-postgres `Pool` fits): the worker's hot path uses one, because each
- * Prisma raw query costs far more CPU than the round trip itself. Every function here takes either.
- */
-export interface SqlPool {
-  query(q: { text: string; values?: unknown[]; name?: string }): Promise<{ rows: unknown[]; rowCount: number | null }>;
-}
-export type SqlClient = Db | SqlPool;
-
-const isPrisma = (c: SqlClient): c is Db => "$queryRawUnsafe" in c;
-
-// On a plain pool every hot statement is a named (prepared) statement: parsed and planned once per
-// connection instead of once per call.
-async function queryRows<T>(c: SqlClient, sql: string, params: unknown[], name?: string): Promise<T[]> {
-  if (isPrisma(c)) return c.$queryRawUnsafe<T[]>(sql, ...params);
-  return (await c.query({ text: sql, values: params, name })).rows as T[];
-}
-
-async function execute(c: SqlClient, sql: string, params: unknown[], name?: string): Promise<number> {
-  if (isPrisma(c)) return c.$executeRawUnsafe(sql, ...params);
-  return (await c.query({ text: sql, values: params, name })).rowCount ?? 0;
-}
+export type { SqlClient, SqlPool } from "./sql.ts";
 
 export type TrialOutcome = "succeeded" | "diverged" | "failed" | "cancelled";
 

@@ -15,7 +15,7 @@ import {
   sweepSize,
 } from "@powersweep/sweep";
 import type { Redis } from "ioredis";
-import type { SqlClient, SqlPool } from "./results.ts";
+import { queryRows, type SqlClient } from "./sql.ts";
 
 export interface SweepDeps {
   db: Db;
@@ -76,22 +76,15 @@ FROM jsonb_to_recordset($1::jsonb) AS x(key text, config jsonb, model text, "dMo
 ON CONFLICT ("sweepId","key") DO NOTHING
 RETURNING id`;
 
-type Tx = Pick<Db, "$queryRawUnsafe">;
-
 /** Inserts trials of one sweep (one multi-row statement); returns the ids of rows that were new. */
 async function insertTrials(
-  tx: Tx | SqlPool,
+  sql: SqlClient,
   sweepId: string,
   trials: Array<ExpandedTrial | ImportedTrial>,
   status: "queued" | "succeeded",
 ) {
   const params = [JSON.stringify(trials), sweepId, status];
-  const rows =
-    "$queryRawUnsafe" in tx
-      ? await tx.$queryRawUnsafe<Array<{ id: string }>>(INSERT_SQL, ...params)
-      : ((await tx.query({ text: INSERT_SQL, values: params, name: "ps_insert_trials" })).rows as Array<{
-          id: string;
-        }>);
+  const rows = await queryRows<{ id: string }>(sql, INSERT_SQL, params, "ps_insert_trials");
   return rows.map((r) => r.id);
 }
 
@@ -150,17 +143,12 @@ export function compactGridChunk(trials: ExpandedTrial[]): unknown[] | null {
 }
 
 /** Inserts queued grid trials of one sweep (one statement); returns the ids of rows that were new. */
-async function insertGridTrials(sql: Tx | SqlPool, sweepId: string, trials: ExpandedTrial[]) {
+async function insertGridTrials(sql: SqlClient, sweepId: string, trials: ExpandedTrial[]) {
   const compact = compactGridChunk(trials);
   if (!compact) return insertTrials(sql, sweepId, trials, "queued");
   const [rowsJson, fixed, models, schedules] = compact;
   const params = [rowsJson, sweepId, fixed, models, schedules];
-  const rows =
-    "$queryRawUnsafe" in sql
-      ? await sql.$queryRawUnsafe<Array<{ id: string }>>(INSERT_GRID_SQL, ...params)
-      : ((await sql.query({ text: INSERT_GRID_SQL, values: params, name: "ps_insert_grid_trials" })).rows as Array<{
-          id: string;
-        }>);
+  const rows = await queryRows<{ id: string }>(sql, INSERT_GRID_SQL, params, "ps_insert_grid_trials");
   return rows.map((r) => r.id);
 }
 
@@ -386,11 +374,6 @@ async function* rampedChunks<T>(source: AsyncIterable<T[]>): AsyncGenerator<T[]>
     }
   }
   if (batch.length) yield batch;
-}
-
-async function queryRows<T>(sql: SqlClient, text: string, values: unknown[]): Promise<T[]> {
-  if ("$queryRawUnsafe" in sql) return sql.$queryRawUnsafe<T[]>(text, ...values);
-  return (await sql.query({ text, values })).rows as T[];
 }
 
 async function heartbeat(sql: SqlClient, sweepId: string) {
