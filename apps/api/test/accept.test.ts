@@ -69,9 +69,19 @@ test("every trial is stored with the expansion's config, once, with exactly one 
       schedule: { etaMax: 0.02 },
       training: { seqLen: 32, optimizer: { weightDecay: 0.05 } },
     },
+    // Rows travel to Postgres as text: names with tabs, newlines, quotes, backslashes and non-ASCII survive.
+    lrGrid({
+      name: "accept odd names",
+      axes: {
+        models: [tinyModel('tab\there "quoted"\nback\\slash', 32), tinyModel("ünï\r\\N", 64)],
+        tokens: [1e5],
+        batchSize: [8],
+        lr: [1e-3, 2e-3],
+      },
+    }),
   ]) {
     const res = await post(doc);
-    expect(res.statusCode).toBe(201);
+    expect(res.statusCode, res.body).toBe(201);
     const { id, trialCount, status } = res.json();
     expect(status).toBe("queued");
     const parsed = parseSweepDocument(JSON.stringify(doc), "application/json");
@@ -83,14 +93,16 @@ test("every trial is stored with the expansion's config, once, with exactly one 
     for (const r of rows) {
       const e = expected.get(r.key);
       expect(r.config).toEqual(e?.config);
-      expect([r.model, r.tokens, r.batchSize, r.lr, r.powerA, r.powerB, r.seed]).toEqual([
+      expect([r.model, r.dModel, r.tokens, r.batchSize, r.lr, r.powerA, r.powerB, r.seed, r.status]).toEqual([
         e?.model,
+        e?.dModel,
         e?.tokens,
         e?.batchSize,
         e?.lr,
         e?.powerA,
         e?.powerB,
         e?.seed,
+        "queued",
       ]);
     }
     const jobs = await jobsOf(id);

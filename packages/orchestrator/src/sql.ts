@@ -1,5 +1,5 @@
 // One way to run raw SQL on either Prisma (a client or a transaction) or a plain node-postgres pool.
-import type { Db } from "@powersweep/db";
+import type { CopyPool, Db } from "@powersweep/db";
 
 /**
  * A plain SQL pool (node-postgres `Pool` fits): hot paths (the worker's claims and results, an
@@ -11,6 +11,10 @@ export interface SqlPool {
 }
 /** Prisma (a client, or the client of an interactive transaction) or a plain pool. */
 export type SqlClient = Pick<Db, "$queryRawUnsafe" | "$executeRawUnsafe"> | SqlPool;
+
+/** A plain pool that can also hand out a connection (node-postgres `Pool`): bulk inserts may use COPY. */
+export const canCopy = (c: SqlClient): c is SqlPool & CopyPool =>
+  !isPrisma(c) && typeof (c as Partial<CopyPool>).connect === "function";
 
 const isPrisma = (c: SqlClient): c is Pick<Db, "$queryRawUnsafe" | "$executeRawUnsafe"> => "$queryRawUnsafe" in c;
 

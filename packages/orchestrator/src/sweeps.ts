@@ -1,7 +1,8 @@
 // Sweep lifecycle on Postgres (the record) and BullMQ (the transport): create, read, cancel,
 // retry, extend. Every write commits rows first and enqueues after, so a crash in between leaves
 // queued rows the reconciler re-enqueues, never a job without a row.
-import type { Db } from "@powersweep/db";
+import { randomUUID } from "node:crypto";
+import { copyText, type Db } from "@powersweep/db";
 import { type CancelMessage, cancelChannel, enqueueTrials, type TrialQueue } from "@powersweep/queue";
 import type { ExtendDocument, GridSweep, SweepDocument } from "@powersweep/spec";
 import {
@@ -15,7 +16,7 @@ import {
   sweepSize,
 } from "@powersweep/sweep";
 import type { Redis } from "ioredis";
-import { queryRows, type SqlClient } from "./sql.ts";
+import { canCopy, queryRows, type SqlClient } from "./sql.ts";
 
 export interface SweepDeps {
   db: Db;
@@ -25,8 +26,8 @@ export interface SweepDeps {
   redisPrefix: string;
   maxTrialsPerSweep: number;
   /**
-   * A plain pg pool for the bulk trial inserts of an accept (default: `db`). Its size is how many
-   * chunks are inserted in parallel; it may commit asynchronously (createSqlPool's asyncCommit),
+   * A plain pg pool for the bulk trial inserts of an accept (default: `db`), which then COPY their
+   * rows. Its size is how many chunks are inserted in parallel; it may commit asynchronously (createSqlPool's asyncCommit),
    * because the accept ends with a synchronous commit on `db` that makes them durable.
    */
   sql?: SqlClient;
@@ -152,6 +153,67 @@ async function insertGridTrials(sql: SqlClient, sweepId: string, trials: Expande
   return rows.map((r) => r.id);
 }
 
+const COPY_TRIALS_SQL = `COPY "Trial" ("id","sweepId","key","config","model","dModel","tokens","batchSize","lr","powerA","powerB",
+  "seed","status","updatedAt") FROM STDIN`;
+
+/** Text as a field of COPY's text format: backslash, tab, newline and carriage return escaped. */
+const copyField = (text: string) =>
+  /[\\\t\n\r]/.test(text)
+    ? text.replace(/[\\\t\n\r]/g, (c) => (c === "\\" ? "\\\\" : c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\r"))
+    : text;
+/** `f` remembering its answer per argument (by identity for objects). */
+function memo<A, R>(f: (a: A) => R): (a: A) => R {
+  const seen = new Map<A, R>();
+  return (a) => {
+    if (seen.has(a)) return seen.get(a) as R;
+    const r = f(a);
+    seen.set(a, r);
+    return r;
+  };
+}
+const copyNumber = (x: number | null) => (x === null ? "\\N" : String(x));
+
+/**
+ * New grid trials of one sweep as rows of COPY's text format, with their ids (made here, so
+ * nothing is read back) and `updatedAt` (UTC, as Prisma writes it). Each config is the JSON of the
+ * expansion's config object; the parts every trial of the chunk shares (same objects, as the
+ * expansion hands them out) are rendered once, models and schedules once each.
+ */
+export function gridCopyRows(sweepId: string, trials: ExpandedTrial[], ids: string[], updatedAt: Date): string {
+  const first = trials[0]?.config as unknown as Record<string, unknown> | undefined;
+  const fixedKeys = first ? Object.keys(first).filter((k) => !VARYING.has(k)) : [];
+  const fixedJson = copyField(JSON.stringify(Object.fromEntries(fixedKeys.map((k) => [k, first?.[k]]))).slice(1, -1));
+  const render = memo((x: unknown) => copyField(JSON.stringify(x)));
+  const name = memo(copyField);
+  const shares = (c: Record<string, unknown>) => {
+    if (Object.keys(c).length !== fixedKeys.length + VARYING.size) return false;
+    for (const k of fixedKeys) if (c[k] !== first?.[k]) return false;
+    return typeof c.tokens === "number" && typeof c.batchSize === "number" && typeof c.seed === "number";
+  };
+  const at = updatedAt.toISOString();
+  let out = "";
+  for (let i = 0; i < trials.length; i++) {
+    const t = trials[i] as ExpandedTrial;
+    const c = t.config as unknown as Record<string, unknown>;
+    const config = shares(c)
+      ? `{${fixedJson},"model":${render(c.model)},"schedule":${render(c.schedule)},"tokens":${c.tokens},"batchSize":${c.batchSize},"seed":${c.seed}}`
+      : copyField(JSON.stringify(c));
+    out += `${ids[i]}\t${sweepId}\t${t.key}\t${config}\t${name(t.model)}\t${copyNumber(t.dModel)}\t${t.tokens}\t${t.batchSize}\t${copyNumber(t.lr)}\t${copyNumber(t.powerA)}\t${copyNumber(t.powerB)}\t${t.seed}\tqueued\t${at}\n`;
+  }
+  return out;
+}
+
+/**
+ * Inserts the trials of a new grid sweep with COPY (one statement, committed on its own); returns
+ * their ids. Only for trials the sweep cannot already hold (a new sweep: the expansion yields each
+ * key once); a duplicate key fails the whole chunk.
+ */
+async function copyGridTrials(pool: Parameters<typeof copyText>[0], sweepId: string, trials: ExpandedTrial[]) {
+  const ids = trials.map(() => randomUUID());
+  await copyText(pool, COPY_TRIALS_SQL, gridCopyRows(sweepId, trials, ids, new Date()));
+  return ids;
+}
+
 /** What a POST /sweeps answers (and a dry run, without an id). */
 export interface CreatedSweep {
   id: string | null;
@@ -268,8 +330,9 @@ export const acceptHooks: AcceptHooks = {};
 /**
  * Accepts a grid sweep, persisting and enqueueing at the same time:
  *  1. the Sweep row commits as `creating` (no read, list or reconciler treats it as accepted);
- *  2. trials are expanded in chunks; each chunk is one INSERT on `deps.sql` (several in parallel
- *     when its pool has several connections), and as soon as it commits its jobs are added, in
+ *  2. trials are expanded in chunks; each chunk is one COPY on `deps.sql` when it is a pg pool
+ *     (ids made in Node; an INSERT otherwise), several in parallel when the pool has several
+ *     connections, and as soon as it commits its jobs are added, in
  *     chunk order, while the next chunks are inserted. A job is only ever added after its row
  *     committed, as everywhere else;
  *  3. the sweep becomes queued (running if a worker already started one of its trials) in one
@@ -312,7 +375,7 @@ async function acceptGrid(
         lastBeat = Date.now();
         await heartbeat(sql, sweep.id);
       }
-      const inserted = insertGridTrials(sql, sweep.id, chunk);
+      const inserted = canCopy(sql) ? copyGridTrials(sql, sweep.id, chunk) : insertGridTrials(sql, sweep.id, chunk);
       inserted.catch(() => {}); // observed through the link below
       const link: Promise<void> = Promise.all([enqueueTail, inserted]).then(async ([, ids]) => {
         enqueued.push(...ids);
