@@ -18,6 +18,12 @@ export interface ApiDeps {
    * closes it with the server.
    */
   sql?: SqlPool;
+  /**
+   * Plain pg pool for the hot reads (GET /v1/sweeps/:id): a Prisma raw query costs about ten times
+   * the CPU of a prepared statement on a plain pool, and these reads are polled (dashboard, CLI
+   * watch). Default: buildServer opens one (READ_SQL_CONNECTIONS) and closes it with the server.
+   */
+  reads?: SqlPool;
   config: PowersweepConfig;
   logger?: FastifyServerOptions["logger"];
   /** Bearer-token auth (default on; POWERSWEEP_AUTH=off turns it off for local single-user use). */

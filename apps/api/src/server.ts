@@ -35,13 +35,22 @@ async function loadOptional(path: string): Promise<FastifyPluginAsync | null> {
 /** Connections of the pool that inserts an accepted sweep's trials (chunks inserted in parallel). */
 export const ACCEPT_SQL_CONNECTIONS = 2;
 
+/** Connections of the pool that serves the hot reads (GET /v1/sweeps/:id). */
+export const READ_SQL_CONNECTIONS = 4;
+
 export function buildServer(input: ApiDeps): FastifyInstance {
   // Accept inserts commit asynchronously: the accept's final commit (synchronous, on Prisma) makes
-  // them durable, and until then the sweep is `creating` (see createSweep). The pool connects lazily.
+  // them durable, and until then the sweep is `creating` (see createSweep). The pools connect lazily.
   const ownSql = input.sql
     ? null
     : createSqlPool({ url: input.config.databaseUrl, max: ACCEPT_SQL_CONNECTIONS, asyncCommit: true });
-  const deps: ApiDeps = ownSql ? { ...input, sql: ownSql } : input;
+  // Reads get their own connections, so they never wait behind an accept's bulk inserts.
+  const ownReads = input.reads ? null : createSqlPool({ url: input.config.databaseUrl, max: READ_SQL_CONNECTIONS });
+  const deps: ApiDeps = {
+    ...input,
+    ...(ownSql ? { sql: ownSql } : {}),
+    ...(ownReads ? { reads: ownReads } : {}),
+  };
   const app = Fastify({
     logger: deps.logger ?? false,
     bodyLimit: deps.bodyLimit ?? 10 * 1024 * 1024,
@@ -49,6 +58,7 @@ export function buildServer(input: ApiDeps): FastifyInstance {
   });
   app.decorate("deps", deps);
   if (ownSql) app.addHook("onClose", async () => ownSql.end());
+  if (ownReads) app.addHook("onClose", async () => ownReads.end());
   app.setValidatorCompiler(createValidatorCompiler());
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) =>

@@ -537,26 +537,24 @@ FROM "Sweep" s WHERE s.id = $1::uuid`;
  * its per-status counts), so a read costs one round trip and one query's CPU: reads stay fast
  * while the process is busy, e.g. accepting a large sweep.
  */
-export async function getSweep(db: Db, id: string) {
-  const [s] = await db.$queryRawUnsafe<
-    Array<{
-      id: string;
-      name: string;
-      kind: string;
-      spec: unknown;
-      status: string;
-      owner: string | null;
-      tags: string[];
-      trainer: string;
-      priority: number;
-      maxAttempts: number;
-      trialCount: number;
-      createdAt: string;
-      updatedAt: string;
-      finishedAt: string | null;
-      groups: Array<{ status: keyof StatusCounts; n: number; tokens: number | null; speed: number | null }>;
-    }>
-  >(GET_SWEEP_SQL, id);
+export async function getSweep(sql: SqlClient, id: string) {
+  const [s] = await queryRows<{
+    id: string;
+    name: string;
+    kind: string;
+    spec: unknown;
+    status: string;
+    owner: string | null;
+    tags: string[];
+    trainer: string;
+    priority: number;
+    maxAttempts: number;
+    trialCount: number;
+    createdAt: string;
+    updatedAt: string;
+    finishedAt: string | null;
+    groups: Array<{ status: keyof StatusCounts; n: number; tokens: number | null; speed: number | null }>;
+  }>(sql, GET_SWEEP_SQL, [id], "ps_get_sweep");
   if (!s) throw new NotFoundError(`no sweep ${id}`);
   const counts = emptyCounts();
   let remainingTokens = 0;

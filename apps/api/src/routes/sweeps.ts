@@ -99,7 +99,7 @@ export const sweepRoutes: FastifyPluginAsync = async (app) => {
         params: SweepIdParams,
       },
     },
-    async (req) => getSweep(app.deps.db, (req.params as { id: string }).id),
+    async (req) => getSweep(app.deps.reads ?? app.deps.db, (req.params as { id: string }).id),
   );
 
   app.get(
