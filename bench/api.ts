@@ -2,6 +2,7 @@
 // addBulk of the same number of jobs, and the p99 of GET /v1/sweeps/:id read concurrently while a
 // 100k sweep is being accepted. Uses the configured Postgres/Redis with a private key prefix and
 // deletes what it created.
+import { randomUUID } from "node:crypto";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { buildServer } from "@powersweep/api";
 import { createDb } from "@powersweep/db";
@@ -75,12 +76,14 @@ export async function run(): Promise<Record<string, unknown>> {
     created.push(body.id);
     return { id: body.id, ms };
   };
+  // Jobs like an accept's: uuid job (trial) ids and a uuid sweep id, so payloads and keys are the same size.
   const rawAddBulk = async (n: number) => {
+    const sweepId = randomUUID();
     const t0 = performance.now();
     for (let i = 0; i < n; i += RAW_CHUNK) {
-      const jobs = Array.from({ length: Math.min(RAW_CHUNK, n - i) }, (_, j) => {
-        const id = `raw-${n}-${i + j}`;
-        return { name: "trial", data: { trialId: id, sweepId: "raw" }, opts: trialJobOptions({ id, sweepId: "raw" }) };
+      const jobs = Array.from({ length: Math.min(RAW_CHUNK, n - i) }, () => {
+        const id = randomUUID();
+        return { name: "trial", data: { trialId: id, sweepId }, opts: trialJobOptions({ id, sweepId }) };
       });
       await rawQueue.addBulk(jobs);
     }
