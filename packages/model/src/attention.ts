@@ -5,8 +5,11 @@
 // - attentionJs (wasm/cpu): one customGrad per layer. Per-(b, h) pieces are cut out of and written
 //   back into plain Float32Arrays in JS, already in the layout each 2-D matmul wants (Kᵀ, Vᵀ, …),
 //   because tfjs-wasm's Slice/Split/Concat/Transpose kernels cost ~0.25 ms per call. The backward is
-//   written out by hand:  dVᵀ = dYᵀ·P,  dP = dY·Vᵀ,  dS = P⊙(dP − rowsum(P⊙dP)),
-//                         dQ = s·dS·K,  dKᵀ = (Q·s)ᵀ·dS.
+//   written out by hand, with the softmax backward in JS:
+//     dP = dY·Vᵀ,  r = rowsum(P⊙dP) = rowsum(dY⊙Y),  dS = P⊙(dP − r),
+//     dQ = dS·(K·s),  dK = dSᵀ·(Q·s),  dV = Pᵀ·dY.
+//   Every matmul's right operand is a [T, dHead] or [dHead, T] block: on tfjs-wasm a [dHead, T]·[T, T]
+//   product (the earlier dYᵀ·P) measured ~2× slower than [T, T]·[T, dHead] at T = 128, dHead = 32.
 // - attentionOps (any backend, e.g. tfjs-node): the same with tf.split/concat and autodiff.
 import * as tf from "@tensorflow/tfjs";
 import { isJsBackend, matMul } from "./ops.ts";
@@ -42,43 +45,131 @@ export function attentionOps(qkv: tf.Tensor2D, causalMask: tf.Tensor2D, shape: A
 
 type Save = (tensors: tf.Tensor[]) => void;
 
+/** rows × cols block of src (row stride `stride`) at (row0, col0), times factor → out [rows, cols]. */
+function cutBlock(
+  out: Float32Array,
+  src: Float32Array,
+  stride: number,
+  row0: number,
+  col0: number,
+  rows: number,
+  cols: number,
+  factor: number,
+): Float32Array {
+  for (let r = 0; r < rows; r++) {
+    const at = (row0 + r) * stride + col0;
+    const to = r * cols;
+    for (let c = 0; c < cols; c++) out[to + c] = (src[at + c] as number) * factor;
+  }
+  return out;
+}
+
+/** The same block transposed → out [cols, rows]. */
+function cutBlockT(
+  out: Float32Array,
+  src: Float32Array,
+  stride: number,
+  row0: number,
+  col0: number,
+  rows: number,
+  cols: number,
+): Float32Array {
+  for (let r = 0; r < rows; r++) {
+    const at = (row0 + r) * stride + col0;
+    for (let c = 0; c < cols; c++) out[c * rows + r] = src[at + c] as number;
+  }
+  return out;
+}
+
+/** Write block [rows, cols] (times factor) into dst (row stride `stride`) at (row0, col0). */
+function pasteBlock(
+  dst: Float32Array,
+  stride: number,
+  row0: number,
+  col0: number,
+  rows: number,
+  cols: number,
+  block: Float32Array,
+  factor: number,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const at = (row0 + r) * stride + col0;
+    const from = r * cols;
+    for (let c = 0; c < cols; c++) dst[at + c] = (block[from + c] as number) * factor;
+  }
+}
+
+/**
+ * Softmax backward of one causal [T, T] block in JS: dS = P⊙(dP − r) into ds and its transpose into
+ * dsT, with r_i = Σ_d dY_id·Y_id (= rowsum(P⊙dP)). Only j ≤ i is written: above the diagonal P is
+ * 0, and ds/dsT hold 0 there from their allocation.
+ */
+function softmaxBackward(
+  ds: Float32Array,
+  dsT: Float32Array,
+  p: Float32Array,
+  dp: Float32Array,
+  dy: Float32Array,
+  y: Float32Array,
+  T: number,
+  D: number,
+): void {
+  for (let i = 0; i < T; i++) {
+    let r = 0;
+    for (let d = 0; d < D; d++) r += (dy[i * D + d] as number) * (y[i * D + d] as number);
+    const row = i * T;
+    for (let j = 0; j <= i; j++) {
+      const v = (p[row + j] as number) * ((dp[row + j] as number) - r);
+      ds[row + j] = v;
+      dsT[j * T + i] = v;
+    }
+  }
+}
+
+/** Causal [T, T] p → its transpose in out (only j ≤ i of p is nonzero; out holds 0 elsewhere). */
+function transposeCausal(out: Float32Array, p: Float32Array, T: number): Float32Array {
+  for (let i = 0; i < T; i++) for (let j = 0; j <= i; j++) out[j * T + i] = p[i * T + j] as number;
+  return out;
+}
+
 export function attentionJs(qkv: tf.Tensor2D, causalMask: tf.Tensor2D, shape: AttentionShape): tf.Tensor2D {
   const { batchSize: B, seqLen: T, nHeads: H, dHead: D, scale } = shape;
   const A = H * D;
   const W = 3 * A; // qkv row stride
   const N = B * T;
   let data = new Float32Array(0) as Float32Array<ArrayBufferLike>; // qkv values, kept in JS for the backward
+  let y = new Float32Array(0) as Float32Array<ArrayBufferLike>; // output values, kept for the backward (r = rowsum(dY⊙Y))
 
-  /** Copy head h's block of section (0 q, 1 k, 2 v) for batch row b out of src (row stride W). */
-  const block = (b: number, section: number, h: number, transposed: boolean, factor = 1): tf.Tensor2D => {
-    const out = new Float32Array(T * D);
-    const col0 = section * A + h * D;
-    for (let t = 0; t < T; t++) {
-      const at = (b * T + t) * W + col0;
-      if (transposed) for (let j = 0; j < D; j++) out[j * T + t] = (data[at + j] as number) * factor;
-      else for (let j = 0; j < D; j++) out[t * D + j] = (data[at + j] as number) * factor;
-    }
-    return tf.tensor2d(out, transposed ? [D, T] : [T, D]);
+  // Scratch blocks. tfjs-wasm copies a new tensor's values into its heap, so on wasm one set serves
+  // every (b, h) (allocating typed arrays costs more than filling them); other backends may keep a
+  // reference to the values, so there each block is new.
+  const reuse = tf.getBackend() === "wasm";
+  const scratch = (size: number) => {
+    const buf = new Float32Array(size);
+    return () => (reuse ? buf : new Float32Array(size));
   };
+  const [qBuf, kBuf, vBuf] = [scratch(T * D), scratch(T * D), scratch(T * D)];
+  const [dyBuf, yBuf] = [scratch(T * D), scratch(T * D)];
+  const [dsBuf, dsTBuf, pTBuf] = [scratch(T * T), scratch(T * T), scratch(T * T)];
 
   const attend = tf.customGrad(((x: tf.Tensor2D, save: Save) => {
     data = x.dataSync() as Float32Array;
-    const y = new Float32Array(N * A);
+    y = new Float32Array(N * A);
     const probs: tf.Tensor2D[] = [];
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
         // (typed arrays leave tidy through closures: tidy walks a returned array key by key)
         let yh = new Float32Array(0) as Float32Array<ArrayBufferLike>;
         const p = tf.tidy(() => {
-          const q = block(b, 0, h, false, scale); // Q·s  [T, D]
-          const kT = block(b, 1, h, true); // Kᵀ   [D, T]
-          const v = block(b, 2, h, false); // V    [T, D]
+          const q = tf.tensor2d(cutBlock(qBuf(), data, W, b * T, h * D, T, D, scale), [T, D]); // Q·s  [T, D]
+          const kT = tf.tensor2d(cutBlockT(kBuf(), data, W, b * T, A + h * D, T, D), [D, T]); // Kᵀ   [D, T]
+          const v = tf.tensor2d(cutBlock(vBuf(), data, W, b * T, 2 * A + h * D, T, D, 1), [T, D]); // V    [T, D]
           const p = tf.softmax(tf.matMul(q, kT).add(causalMask), -1) as tf.Tensor2D; // P [T, T]
           yh = tf.matMul(p, v).dataSync() as Float32Array; // Y = P·V [T, D]
           return p; // survives this tidy; saved for the backward, freed with the step's scope
         });
         probs.push(p);
-        for (let t = 0; t < T; t++) y.set(yh.subarray(t * D, (t + 1) * D), (b * T + t) * A + h * D);
+        pasteBlock(y, A, b * T, h * D, T, D, yh, 1);
       }
     }
     save(probs);
@@ -87,36 +178,30 @@ export function attentionJs(qkv: tf.Tensor2D, causalMask: tf.Tensor2D, shape: At
       gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
         const dyData = dy.dataSync() as Float32Array;
         const dx = new Float32Array(N * W);
-        const dyBlock = (b: number, h: number, transposed: boolean): tf.Tensor2D => {
-          const out = new Float32Array(T * D);
-          for (let t = 0; t < T; t++) {
-            const at = (b * T + t) * A + h * D;
-            if (transposed) for (let j = 0; j < D; j++) out[j * T + t] = dyData[at + j] as number;
-            else out.set(dyData.subarray(at, at + D), t * D);
-          }
-          return tf.tensor2d(out, transposed ? [D, T] : [T, D]);
-        };
         for (let b = 0; b < B; b++) {
           for (let h = 0; h < H; h++) {
-            const p = saved[b * H + h] as tf.Tensor2D;
+            const pData = (saved[b * H + h] as tf.Tensor2D).dataSync() as Float32Array; // P [T, T]
             let dQ = new Float32Array(0) as Float32Array<ArrayBufferLike>;
-            let dKT = dQ;
-            let dVT = dQ;
+            let dK = dQ;
+            let dV = dQ;
             tf.tidy(() => {
-              dVT = tf.matMul(dyBlock(b, h, true), p).dataSync() as Float32Array; // dVᵀ = dYᵀ·P   [D, T]
-              const dP = tf.matMul(dyBlock(b, h, false), block(b, 2, h, true)); // dP = dY·Vᵀ   [T, T]
-              const dS = p.mul(dP.sub(p.mul(dP).sum(-1, true))) as tf.Tensor2D; // softmax backward
-              dQ = tf.matMul(dS, block(b, 1, h, false)).dataSync() as Float32Array; // dS·K   [T, D] (× s below)
-              dKT = tf.matMul(block(b, 0, h, true, scale), dS).dataSync() as Float32Array; // (Q·s)ᵀ·dS = dKᵀ   [D, T]
+              const dyh = cutBlock(dyBuf(), dyData, A, b * T, h * D, T, D, 1); // dY [T, D]
+              const dyT = tf.tensor2d(dyh, [T, D]);
+              const vT = tf.tensor2d(cutBlockT(vBuf(), data, W, b * T, 2 * A + h * D, T, D), [D, T]); // Vᵀ
+              const dP = tf.matMul(dyT, vT).dataSync() as Float32Array; // dP = dY·Vᵀ [T, T]
+              const ds = dsBuf();
+              const dsT = dsTBuf();
+              softmaxBackward(ds, dsT, pData, dP, dyh, cutBlock(yBuf(), y, A, b * T, h * D, T, D, 1), T, D);
+              const ks = tf.tensor2d(cutBlock(kBuf(), data, W, b * T, A + h * D, T, D, scale), [T, D]); // K·s
+              const qs = tf.tensor2d(cutBlock(qBuf(), data, W, b * T, h * D, T, D, scale), [T, D]); // Q·s
+              const pT = tf.tensor2d(transposeCausal(pTBuf(), pData, T), [T, T]); // Pᵀ
+              dQ = tf.matMul(tf.tensor2d(ds, [T, T]), ks).dataSync() as Float32Array; // dQ = dS·(K·s)
+              dK = tf.matMul(tf.tensor2d(dsT, [T, T]), qs).dataSync() as Float32Array; // dK = dSᵀ·(Q·s)
+              dV = tf.matMul(pT, dyT).dataSync() as Float32Array; // dV = Pᵀ·dY
             });
-            for (let t = 0; t < T; t++) {
-              const at = (b * T + t) * W + h * D;
-              for (let j = 0; j < D; j++) {
-                dx[at + j] = (dQ[t * D + j] as number) * scale;
-                dx[at + A + j] = dKT[j * T + t] as number;
-                dx[at + 2 * A + j] = dVT[j * T + t] as number;
-              }
-            }
+            pasteBlock(dx, W, b * T, h * D, T, D, dQ, 1);
+            pasteBlock(dx, W, b * T, A + h * D, T, D, dK, 1);
+            pasteBlock(dx, W, b * T, 2 * A + h * D, T, D, dV, 1);
           }
         }
         return tf.tensor2d(dx, [N, W]);

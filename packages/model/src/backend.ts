@@ -43,5 +43,34 @@ export async function initBackend(preferred?: BackendName): Promise<string> {
     if (!ok) throw new Error(`tfjs backend "${name}" failed to initialise`);
   }
   await tf.ready();
+  if (name === "wasm") shareDataOnWasm();
   return tf.getBackend();
+}
+
+let shared = false;
+/**
+ * Make tfjs-wasm's Identity, and Cast to the same dtype, share the input's data (a reference count,
+ * as its Reshape already does and as the cpu backend's Identity does) instead of copying it. tfjs
+ * clones every tensor a gradient saves for the backward through Identity, ~100 copies of [N, d]
+ * arrays per d64 training step; tensors are immutable, so sharing gives the same values.
+ */
+export function shareDataOnWasm(): void {
+  if (shared) return;
+  shared = true;
+  for (const kernelName of [tf.Identity, tf.Cast]) {
+    const kernel = tf.getKernel(kernelName, "wasm");
+    if (!kernel) continue;
+    const copying = kernel.kernelFunc;
+    tf.unregisterKernel(kernelName, "wasm");
+    tf.registerKernel({
+      ...kernel,
+      kernelFunc: (args) => {
+        const x = args.inputs.x as tf.TensorInfo;
+        const dtype = kernelName === tf.Cast ? (args.attrs as { dtype: tf.DataType }).dtype : x.dtype;
+        if (x.dtype === "string" || dtype !== x.dtype) return copying(args);
+        (args.backend as { incRef(dataId: tf.DataId): void }).incRef(x.dataId);
+        return { dataId: x.dataId, shape: x.shape, dtype };
+      },
+    });
+  }
 }

@@ -14,7 +14,7 @@
 import type { ModelShape, Mup } from "@powersweep/spec";
 import * as tf from "@tensorflow/tfjs";
 import { causalAttention } from "./attention.ts";
-import { embeddingLookup, matMul, meanCrossEntropy, rmsNorm, tokenCrossEntropy } from "./ops.ts";
+import { embeddingLookup, matMul, meanCrossEntropy, rmsNorm, swiGlu, tokenCrossEntropy } from "./ops.ts";
 
 export type Parametrization = "mup" | "standard";
 
@@ -151,8 +151,7 @@ export function createGPT(config: GPTConfig, seed: number): GPT {
 
   /** SwiGLU MLP, h [N, d] → [N, d] (before × residualMultiplier). */
   function mlp(h: tf.Tensor2D, l: number): tf.Tensor2D {
-    const [gate, up] = tf.split(matMul(h, p(`h${l}.w13`)), 2, 1) as [tf.Tensor2D, tf.Tensor2D]; // [N, F] each
-    return matMul(gate.mul(tf.sigmoid(gate)).mul(up) as tf.Tensor2D, p(`h${l}.w2`)); // silu(gate)·up → [N, d]
+    return matMul(swiGlu(h, p(`h${l}.w13`)), p(`h${l}.w2`)); // silu(h·W1)·(h·W3) [N, F] → [N, d]
   }
 
   function forward(ids: tf.Tensor1D, batchSize: number, record?: ActivationRecorder): tf.Tensor2D {

@@ -78,10 +78,80 @@ export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor
   return lookup(table) as tf.Tensor2D;
 }
 
-/** RMSNorm over the last axis: x / √(mean(x²) + ε) · gain. x [N, d], gain [d]. */
+/**
+ * RMSNorm over the last axis: x / √(mean(x²) + ε) · gain. x [N, d], gain [d].
+ * A customGrad with the backward written out (about half the kernels of autodiff):
+ *   x̂ = x·r, r = 1/√(mean(x²) + ε):  d gain = Σ_n dy⊙x̂,  dx = r·(g − x̂·mean(g⊙x̂)), g = dy⊙gain.
+ */
 export function rmsNorm(x: tf.Tensor2D, gain: tf.Tensor1D, eps = 1e-6): tf.Tensor2D {
-  return x.mul(x.square().mean(-1, true).add(eps).rsqrt()).mul(gain);
+  return rmsNormGrad(eps)(x, gain) as tf.Tensor2D;
 }
+
+const rmsNormByEps = new Map<number, ReturnType<typeof tf.customGrad>>();
+function rmsNormGrad(eps: number): ReturnType<typeof tf.customGrad> {
+  let op = rmsNormByEps.get(eps);
+  if (!op) {
+    op = tf.customGrad(((x: tf.Tensor2D, gain: tf.Tensor1D, save: Save) => {
+      const r = x.square().mean(-1, true).add(eps).rsqrt() as tf.Tensor2D; // [N, 1]
+      const xHat = x.mul(r) as tf.Tensor2D; // [N, d]
+      save([r, xHat, gain]);
+      return {
+        value: xHat.mul(gain),
+        gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
+          const [sr, sxHat, sgain] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
+          const g = dy.mul(sgain); // [N, d]
+          const dx = g.sub(sxHat.mul(g.mul(sxHat).mean(-1, true))).mul(sr);
+          return [dx, dy.mul(sxHat).sum(0)];
+        },
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0]);
+    rmsNormByEps.set(eps, op);
+  }
+  return op;
+}
+
+/**
+ * SwiGLU input side: silu(h·W1)⊙(h·W3) [N, F] for h [N, d] and w13 = [W1 | W3] [d, 2F] (one fused
+ * parameter), silu(a) = a·σ(a). Gate and up are two matmuls against column slices of w13 rather than
+ * one matmul and a split of its [N, 2F] output: tfjs-wasm's column split and concat of [N, 2F] cost
+ * more than the two small weight slices. Backward written out, with g = h·W1, u = h·W3:
+ *   du = dy⊙silu(g),  dg = dy⊙u⊙σ(g)·(1 + g·(1 − σ(g))) = dy⊙u⊙(σ + silu·(1 − σ)),
+ *   dh = dg·W1ᵀ + du·W3ᵀ,  dw13 = [hᵀ·dg | hᵀ·du].
+ */
+export function swiGlu(h: tf.Tensor2D, w13: tf.Tensor2D): tf.Tensor2D {
+  return swiGluGrad(h, w13) as tf.Tensor2D;
+}
+
+const swiGluGrad = tf.customGrad(((h: tf.Tensor2D, w13: tf.Tensor2D, save: Save) => {
+  const [d, F2] = w13.shape;
+  const F = F2 / 2;
+  const w1 = tf.slice(w13, [0, 0], [d, F]) as tf.Tensor2D;
+  const w3 = tf.slice(w13, [0, F], [d, F]) as tf.Tensor2D;
+  const up = tf.matMul(h, w3); // [N, F]
+  const gate = tf.matMul(h, w1); // [N, F]
+  const sig = tf.sigmoid(gate);
+  const silu = gate.mul(sig) as tf.Tensor2D;
+  save([h, w1, w3, up, sig, silu]);
+  return {
+    value: silu.mul(up),
+    gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
+      const [sh, sw1, sw3, sUp, sSig, sSilu] = saved as tf.Tensor2D[];
+      const dUp = dy.mul(sSilu as tf.Tensor2D) as tf.Tensor2D;
+      const dGate = dy
+        .mul(sUp as tf.Tensor2D)
+        .mul(
+          (sSig as tf.Tensor2D).add((sSilu as tf.Tensor2D).mul(tf.scalar(1).sub(sSig as tf.Tensor2D))),
+        ) as tf.Tensor2D;
+      // explicit transposes + plain 2-D matmuls (see matMulGrad)
+      const dh = tf
+        .matMul(dGate, tf.transpose(sw1 as tf.Tensor2D))
+        .add(tf.matMul(dUp, tf.transpose(sw3 as tf.Tensor2D)));
+      const hT = tf.transpose(sh as tf.Tensor2D);
+      const dw13 = tf.concat([tf.matMul(hT, dGate), tf.matMul(hT, dUp)], 1);
+      return [dh, dw13];
+    },
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]);
 
 /** Per-token cross-entropy [N] of logits [N, V] against int32 targets [N] (for evaluation). */
 export function tokenCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {

@@ -62,6 +62,24 @@ describe("model on wasm", () => {
     await initBackend("wasm");
   });
 
+  it("clones and same-dtype casts share data on wasm and stay valid after the original is disposed", () => {
+    const buffers = () => (tf.memory() as { numDataBuffers: number }).numDataBuffers;
+    const before = buffers();
+    const a = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+    const b = a.clone();
+    const c = tf.cast(a, "float32");
+    const ints = tf.tensor1d([1, 2], "int32");
+    const d = tf.cast(ints, "float32"); // a real conversion still converts
+    expect(buffers() - before).toBe(3); // a's (shared by b and c), ints', d's
+    a.dispose();
+    expect(Array.from(b.dataSync())).toEqual([1, 2, 3, 4]);
+    b.dispose();
+    expect(Array.from(c.dataSync())).toEqual([1, 2, 3, 4]);
+    expect(Array.from(d.dataSync())).toEqual([1, 2]);
+    tf.dispose([c, d, ints]);
+    expect(buffers()).toBe(before);
+  });
+
   it("oneHotFloat gives exact float 0/1 on wasm (tf.oneHot(…, 'float32') returns int bits there)", () => {
     const ids = tf.tensor1d([3, 0, 4, 3], "int32");
     const oh = oneHotFloat(ids, 5);
