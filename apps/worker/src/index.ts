@@ -249,7 +249,11 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   }
 
   async function processTrial(job: Job<TrialJobData>, token?: string): Promise<unknown> {
-    const { trialId } = job.data;
+    // The job id is the trial id (packages/queue). A job whose hash was deleted (Redis keys lost)
+    // while its id was still listed comes back from BullMQ with empty data and a re-created
+    // hash, so the reconciler would not re-enqueue it: it must still run its trial.
+    const trialId = job.data?.trialId ?? job.id;
+    if (!trialId) throw new UnrecoverableError("trial job without an id");
     let lease = closing ? null : await pool.acquire();
     if (lease !== null && closing) {
       lease.settle(); // shutting down: give the job back unclaimed
