@@ -2,7 +2,7 @@
 // Postgres (packages/orchestrator results.ts) and heartbeats its Worker row.
 //
 // Slots: one BullMQ Worker and a slot pool (slots.ts), which sets the BullMQ concurrency to
-// slots + prefetch + one job per slot that is only finishing (result commit, acknowledgement). With `devices`
+// slots + prefetch + the jobs that are only finishing (result commit, acknowledgement). With `devices`
 // each slot is a GPU (exec trainers get CUDA_VISIBLE_DEVICES=<device>); otherwise `concurrency`
 // CPU slots. A job holds its slot from claim until its trainer returns, so at most one trial runs
 // per device at a time, while the previous trial's result commit and job acknowledgement overlap
@@ -103,8 +103,8 @@ export interface WorkerOptions {
   fitDebounceMs?: number;
   /**
    * Jobs BullMQ may hold beyond the slots (default: one per slot): the next trial is fetched and
-   * claimed while the previous one's result is committed. One job per slot that only finishes
-   * (result commit, acknowledgement) comes on top and holds no slot. Never more than one trainer per slot.
+   * claimed while the previous one's result is committed. Jobs that only finish (result commit,
+   * acknowledgement) come on top and hold no slot. Never more than one trainer per slot.
    */
   prefetch?: number;
   /** Postgres pool size (default slots + 1). */
@@ -207,7 +207,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   );
 
   // The slot pool (slots.ts): at most one trainer per slot; it also sets the BullMQ concurrency
-  // (slots + prefetch + one job per slot that only finishes its result commit and acknowledgement).
+  // (slots + prefetch + jobs that only finish their result commit and acknowledgement).
   let bullWorker: Worker<TrialJobData> | null = null;
   const pool = createSlotPool({
     slots: slots.length,

@@ -3,18 +3,15 @@
 // result is being committed and acknowledged. Never more than `slots` trainers run at once.
 //
 // It also sets the BullMQ concurrency (how many jobs the worker holds):
-//   slots + prefetch + slots      (one job per slot may be finishing)
+//   slots + prefetch + finishing
 // where `prefetch` jobs may wait for a slot (fetched ahead, so a freed slot is fed without a Redis
-// round trip) and each slot's previous job may still be finishing: its trainer has returned and it
-// only commits its result and acknowledges. Finishing jobs hold no slot, so they must not use up
-// the concurrency that feeds the slots (with slow commits they otherwise did, and idle slots
-// waited for commits). The allowance is fixed rather than counted job by job: a concurrency that
-// rose and fell with every finishing job made BullMQ fetch a job on its own (moveToActive) about
-// every other trial instead of with the previous job's acknowledgement (moveToFinished fetches the
-// next job only while the worker is within its concurrency), one Redis round trip more per trial.
-// A job that finds no slot within `waitMs` (every device busy with a long trial) gets null: the pool
-// is then saturated and the concurrency drops to `slots` plus the jobs still finishing (no
-// prefetching) until a slot frees, so the worker does not sit on jobs that idle workers could run.
+// round trip) and `finishing` counts jobs whose trainer has returned and which only commit their
+// result and acknowledge: those hold no slot, so they must not use up the concurrency that feeds
+// the slots (with slow commits they otherwise did: every job stayed counted until its
+// acknowledgement, and idle slots waited for commits). A job that finds no slot within `waitMs`
+// (every device busy with a long trial) gets null: the pool is then saturated and the concurrency
+// drops to `slots` (no prefetching) until a slot frees, so the worker does not sit on jobs that idle
+// workers could run.
 
 /** One job's hold on a slot. */
 export interface SlotLease {
@@ -53,7 +50,7 @@ export function createSlotPool({
   let saturated = false;
   let finishing = 0;
   let current = -1;
-  const target = () => (saturated ? slots + finishing : slots + prefetch + slots);
+  const target = () => (saturated ? slots : slots + prefetch) + finishing;
   const apply = () => {
     const c = target();
     if (c !== current) {
