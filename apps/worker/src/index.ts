@@ -8,11 +8,12 @@
 // per device at a time, while the previous trial's result commit and job acknowledgement overlap
 // the next trial's start.
 //
-// Postgres per trial: the claim (markRunning) on a pool with synchronous_commit = off (a claim can
-// be redone), the result through a group-commit writer (results of concurrent slots share one
-// statement and one WAL flush; each row stays idempotent), all as prepared statements. Claims are
-// grouped the same way (createClaimer: slots that free up together are claimed in one statement).
-// The BullMQ job is acknowledged only after its result has committed.
+// Postgres per trial: the claim (markRunning) and the result through one group-commit writer
+// (createTrialWriter): claims and results of concurrent slots share one statement, each row stays
+// idempotent, all as prepared statements. A claim alone goes to a pool with synchronous_commit =
+// off (a claim can be redone); a result, or a result with the next trial's claim (one statement:
+// with one slot, the usual case), commits synchronously. The BullMQ job is acknowledged only after
+// its result has committed.
 //
 // Faults:
 //   SIGKILL       the job's lock expires (lockDurationMs) and another worker's stalled check
@@ -35,8 +36,7 @@ import {
   type ClaimedTrial,
   cancelledSweeps,
   completeSweepIfDone,
-  createClaimer,
-  createResultWriter,
+  createTrialWriter,
   heartbeat,
   type MetricPoint,
   recordMetrics,
@@ -165,10 +165,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     asyncCommit: true,
     genericPlans: true,
   });
-  // Claims and results: group commit (the claims, or the results, of concurrent slots share one
-  // statement and one round trip; results also one WAL flush).
-  const claims = createClaimer(claimSql, id);
-  const results = createResultWriter(sql);
+  // Claims and results: one group commit (the claims and results of concurrent slots share one
+  // statement and one round trip; results also one WAL flush). A result and a claim that are ready
+  // together (one trial ends, the next takes its slot) go in one statement on `sql`, durable.
+  const writer = createTrialWriter({ claimDb: claimSql, resultDb: sql, workerId: id });
   for (const p of [sql, claimSql]) p.on("error", (e) => log("postgres pool error", { error: errorText(e) }));
   const connection = createRedis({ url: options.redisUrl, forWorker: true });
   const queueConnection = createRedis({ url: options.redisUrl });
@@ -249,7 +249,11 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   }
 
   async function processTrial(job: Job<TrialJobData>, token?: string): Promise<unknown> {
-    const { trialId } = job.data;
+    // The job id is the trial id (packages/queue). A job whose hash was deleted (Redis keys lost)
+    // while its id was still listed comes back from BullMQ with empty data and a re-created
+    // hash, so the reconciler would not re-enqueue it: it must still run its trial.
+    const trialId = job.data?.trialId ?? job.id;
+    if (!trialId) throw new UnrecoverableError("trial job without an id");
     let lease = closing ? null : await pool.acquire();
     if (lease !== null && closing) {
       lease.settle(); // shutting down: give the job back unclaimed
@@ -268,7 +272,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     try {
       const claimed = await persist(
         "markRunning",
-        () => claims.claim(trialId, { checkpointPath: join(options.checkpointDir, trialId) }),
+        () => writer.claim(trialId, { checkpointPath: join(options.checkpointDir, trialId) }),
         30,
       );
       if (!claimed) return { skipped: true };
@@ -339,7 +343,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 
     const finish = async (record: TrialResultRecord) => {
       const { recorded, checkSweep, claimLost } = await persist("recordResult", () =>
-        results.record(trialId, attempt, { ...record, checkpointPath, metrics }),
+        writer.record(trialId, attempt, { ...record, checkpointPath, metrics }),
       );
       if (claimLost) {
         // Postgres lost this attempt's claim (crash before its WAL flush): run the attempt again.

@@ -1,4 +1,5 @@
-// Service outages and cancel: Redis keys deleted mid-sweep (reconcile re-enqueues), the Postgres
+// Service outages and cancel: Redis keys deleted mid-sweep (reconcile re-enqueues; a job left
+// without its hash still runs its trial), the Postgres
 // connection cut for 3 s (result writes retried, nothing lost), and a sweep cancelled while its
 // trials run (they stop within 5 s).
 import { createConnection, createServer, type Server, type Socket } from "node:net";
@@ -91,6 +92,23 @@ describe("outages and cancel", () => {
     const trials = await f.db.trial.findMany({ where: { sweepId } });
     expect(trials.map((t) => t.status)).toEqual(Array(8).fill("succeeded"));
     for (const t of trials) expect(t.resultAttempt).toBe(t.attempts);
+  });
+
+  it("a job whose hash was deleted but whose id is still listed: its trial runs all the same", async () => {
+    // Keys deleted one by one (as above) can leave a job id in the wait list without its hash;
+    // BullMQ then hands out the job with empty data and re-creates its hash, so the reconciler
+    // sees the job and does not re-enqueue it. The job id is the trial id, which is enough.
+    fleet = await startFleet("hashless", ENV);
+    const f = fleet;
+    const { sweepId, trialIds } = await f.createSweep([tinyConfig(1, 100), tinyConfig(2, 100)]);
+    expect(await f.redis.del(`${f.prefix}:trials:${trialIds[0]}`)).toBe(1);
+    await f.spawnWorker();
+    await sweepDone(f.db, sweepId, 20_000);
+    const trials = await f.db.trial.findMany({ where: { sweepId } });
+    expect(trials.map((t) => [t.status, t.resultAttempt])).toEqual([
+      ["succeeded", 1],
+      ["succeeded", 1],
+    ]);
   });
 
   it("Postgres cut for 3 s: result writes are retried and no result is lost", async () => {

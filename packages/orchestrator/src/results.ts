@@ -9,6 +9,8 @@
 //                 is running and has no result yet (a second completion changes nothing)
 //   recordResults the same for several results in one statement; createResultWriter groups the
 //                 results that arrive while a write is in flight (group commit)
+//   claimAndRecord  claims and results in one statement; createTrialWriter (the worker's writer)
+//                 groups both, so one trial's result travels with the next trial's claim
 //   releaseTrial  running → queued (shutdown, or a crash with attempts left)
 //   completeSweepIfDone  a sweep with nothing queued or running becomes completed
 import { execute, queryRows, type SqlClient } from "./sql.ts";
@@ -84,21 +86,28 @@ export async function markRunning(
 // the status tests are written so that no status index can be chosen instead), so the plan stays a
 // handful of index probes whatever the table's statistics say: autovacuum may be off, and a
 // sweep's status mix changes faster than ANALYZE runs.
-const MARK_RUNNING_MANY_SQL = `
-WITH c AS MATERIALIZED (
-  SELECT * FROM unnest($1::uuid[], $3::text[]) AS c(id, "checkpointPath")
-), t AS (
-  UPDATE "Trial" t SET status = 'running', "workerId" = $2, attempts = t.attempts + 1,
+// The claim CTEs (c, ct, cs) with their parameters named by the caller: trial ids (uuid[]), worker
+// id, checkpoint paths (text[]). `ct` returns the claimed rows; markRunningMany and claimAndRecord
+// share them.
+const claimCtes = (p: { ids: string; workerId: string; paths: string }) => `c AS MATERIALIZED (
+  SELECT * FROM unnest(${p.ids}::uuid[], ${p.paths}::text[]) AS c(id, "checkpointPath")
+), ct AS (
+  UPDATE "Trial" t SET status = 'running', "workerId" = ${p.workerId}, attempts = t.attempts + 1,
     "startedAt" = now(), "updatedAt" = now(), "checkpointPath" = COALESCE(t."checkpointPath", c."checkpointPath")
   FROM c, "Sweep" s
-  WHERE t.id = ANY($1::uuid[]) AND t.id = c.id AND s.id = t."sweepId" AND t.status::text IN ('queued', 'running')
+  WHERE t.id = ANY(${p.ids}::uuid[]) AND t.id = c.id AND s.id = t."sweepId" AND t.status::text IN ('queued', 'running')
     AND s.status <> 'cancelled'
   RETURNING t.id::text AS id, t."sweepId", t.attempts, t.config, s.trainer, s."maxAttempts", t."checkpointPath"
-), s AS (
+), cs AS (
   UPDATE "Sweep" SET status = 'running', "updatedAt" = now()
-  WHERE id IN (SELECT DISTINCT "sweepId" FROM t) AND status = 'queued'
-)
-SELECT id, "sweepId"::text AS "sweepId", attempts, config, trainer, "maxAttempts", "checkpointPath" FROM t`;
+  WHERE id IN (SELECT DISTINCT "sweepId" FROM ct) AND status = 'queued'
+)`;
+
+const CLAIM_COLUMNS = `id, "sweepId"::text AS "sweepId", attempts, config, trainer, "maxAttempts", "checkpointPath"`;
+
+const MARK_RUNNING_MANY_SQL = `
+WITH ${claimCtes({ ids: "$1", workerId: "$2", paths: "$3" })}
+SELECT ${CLAIM_COLUMNS} FROM ct`;
 
 /** One claim: trial `trialId`, with the checkpoint path to record if the trial has none yet. */
 export interface ClaimRequest {
@@ -269,10 +278,11 @@ export interface ResultWrite {
 // the claim-lost check, every queued) trial of the table on each write. The busy-sweep count runs
 // once per sweep (MATERIALIZED), and the claim-lost lookup only for rows that were not recorded.
 // Without metrics (the usual case: progress points are flushed while training), the metric insert
-// is left out of the statement.
-const recordManySql = (withMetrics: boolean) => `
-WITH v AS MATERIALIZED (
-  SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(i int, id uuid, attempt int, status text, "trainLoss" float8,
+// is left out of the statement. The CTEs (v, t, m, busy) take their parameters from the caller:
+// the results as a JSON array (jsonb) and their trial ids (uuid[]); recordResults and
+// claimAndRecord share them.
+const resultCtes = (p: { payload: string; ids: string }, withMetrics: boolean) => `v AS MATERIALIZED (
+  SELECT * FROM jsonb_to_recordset(${p.payload}::jsonb) AS v(i int, id uuid, attempt int, status text, "trainLoss" float8,
     "testLoss" float8, "testPerplexity" float8, "tokensSeen" float8, "wallSeconds" float8, "tokensPerSecond" float8,
     error text, "errorClass" text, "checkpointPath" text${withMetrics ? ", metrics jsonb" : ""})
 ), t AS (
@@ -281,7 +291,7 @@ WITH v AS MATERIALIZED (
     "tokensSeen" = v."tokensSeen", "wallSeconds" = v."wallSeconds", "tokensPerSecond" = v."tokensPerSecond",
     error = v.error, "errorClass" = v."errorClass", "checkpointPath" = COALESCE(v."checkpointPath", tr."checkpointPath")
   FROM v
-  WHERE tr.id = ANY($2::uuid[]) AND tr.id = v.id AND tr.attempts = v.attempt AND tr.status::text = 'running'
+  WHERE tr.id = ANY(${p.ids}::uuid[]) AND tr.id = v.id AND tr.attempts = v.attempt AND tr.status::text = 'running'
     AND tr."resultAttempt" IS NULL
   RETURNING tr.id, tr."sweepId", v.i
 )${
@@ -295,13 +305,18 @@ WITH v AS MATERIALIZED (
     : ""
 }, busy AS MATERIALIZED (
   SELECT s."sweepId", (SELECT count(*)::int FROM (SELECT 1 FROM "Trial" o WHERE o."sweepId" = s."sweepId"
-      AND o.status IN ('queued', 'running') AND o.id <> ALL($2::uuid[]) LIMIT ${BUSY_SWEEP + 1}) b) AS n
+      AND o.status IN ('queued', 'running') AND o.id <> ALL(${p.ids}::uuid[]) LIMIT ${BUSY_SWEEP + 1}) b) AS n
   FROM (SELECT DISTINCT "sweepId" FROM t) s
-)
-SELECT v.i, t.id IS NOT NULL AS recorded, busy.n AS "othersActive",
+)`;
+
+const RESULT_COLUMNS = `v.i, t.id IS NOT NULL AS recorded, busy.n AS "othersActive",
   CASE WHEN t.id IS NULL THEN (SELECT c.attempts FROM "Trial" c WHERE c.id = v.id AND c.status IN ('queued', 'running'))
-  END AS "attemptsNow"
-FROM v LEFT JOIN t ON t.i = v.i LEFT JOIN busy ON busy."sweepId" = t."sweepId"`;
+  END AS "attemptsNow"`;
+const RESULT_FROM = `v LEFT JOIN t ON t.i = v.i LEFT JOIN busy ON busy."sweepId" = t."sweepId"`;
+
+const recordManySql = (withMetrics: boolean) => `
+WITH ${resultCtes({ payload: "$1", ids: "$2" }, withMetrics)}
+SELECT ${RESULT_COLUMNS} FROM ${RESULT_FROM}`;
 
 // One result (the usual case with one slot per worker): the same conditions as recordManySql,
 // without the JSON payload, by primary key.
@@ -371,7 +386,26 @@ export async function recordResults(db: SqlClient, writes: ResultWrite[]): Promi
     const row = rows[0];
     return [outcome(Number(row?.n ?? 0) === 1, attempt, row?.othersActive, row?.attemptsNow)];
   }
-  const payload = JSON.stringify(
+  const rows = await queryRows<ResultRow>(
+    db,
+    withMetrics ? RECORD_MANY_SQL : RECORD_MANY_NO_METRICS_SQL,
+    [resultPayload(writes, withMetrics ? metrics : null), writes.map((w) => w.trialId)],
+    withMetrics ? "ps_record_results_m" : "ps_record_results",
+  );
+  return resultOutcomes(writes, rows);
+}
+
+/** A row of the result statement's select (RESULT_COLUMNS). */
+interface ResultRow {
+  i: number;
+  recorded: boolean;
+  othersActive: number | null;
+  attemptsNow: number | null;
+}
+
+/** The results as the `v` CTE reads them; `metrics` (JSON per write) only when some write has any. */
+function resultPayload(writes: ResultWrite[], metrics: string[] | null): string {
+  return JSON.stringify(
     writes.map((w, i) => ({
       i,
       id: w.trialId,
@@ -386,20 +420,12 @@ export async function recordResults(db: SqlClient, writes: ResultWrite[]): Promi
       error: errorText(w.record.error),
       errorClass: errorText(w.record.errorClass),
       checkpointPath: w.record.checkpointPath ?? null,
-      ...(withMetrics ? { metrics: JSON.parse(metrics[i] as string) as unknown } : {}),
+      ...(metrics ? { metrics: JSON.parse(metrics[i] as string) as unknown } : {}),
     })),
   );
-  const rows = await queryRows<{
-    i: number;
-    recorded: boolean;
-    othersActive: number | null;
-    attemptsNow: number | null;
-  }>(
-    db,
-    withMetrics ? RECORD_MANY_SQL : RECORD_MANY_NO_METRICS_SQL,
-    [payload, writes.map((w) => w.trialId)],
-    withMetrics ? "ps_record_results_m" : "ps_record_results",
-  );
+}
+
+function resultOutcomes(writes: ResultWrite[], rows: ResultRow[]): RecordOutcome[] {
   const out: RecordOutcome[] = writes.map((w) => outcome(false, w.attempt, null, null));
   for (const r of rows) {
     const w = writes[Number(r.i)];
@@ -422,10 +448,13 @@ const isDataError = (e: unknown) => {
  * concurrent callers share one round trip and one commit. A promise settles only after its item's
  * statement finished; a failed call rejects every item in it (each caller retries), except a data
  * error, which is retried item by item so one bad item cannot block the others.
+ * With `gather`, an idle writer waits for the rest of the current turn of the event loop
+ * (setImmediate) before it sends, so items submitted together (one job's result and the next job's
+ * claim) share a statement.
  */
 export function createGroupCommit<I, O>(
   many: (items: I[]) => Promise<O[]>,
-  { maxBatch = 64, key }: { maxBatch?: number; key: (item: I) => string },
+  { maxBatch = 64, key, gather = false }: { maxBatch?: number; key: (item: I) => string; gather?: boolean },
 ): (item: I) => Promise<O> {
   type Pending = { item: I; resolve: (o: O) => void; reject: (e: unknown) => void };
   let pending: Pending[] = [];
@@ -467,7 +496,10 @@ export function createGroupCommit<I, O>(
   return (item) =>
     new Promise<O>((resolve, reject) => {
       pending.push({ item, resolve, reject });
-      if (!writing) void drain();
+      if (writing) return;
+      writing = true;
+      if (gather) setImmediate(() => void drain());
+      else void drain();
     });
 }
 
@@ -504,6 +536,99 @@ export function createClaimer(db: SqlClient, workerId: string, { maxBatch = 64 }
     key: (c) => c.trialId.toLowerCase(),
   });
   return { claim: (trialId, opts = {}) => submit({ trialId, checkpointPath: opts.checkpointPath ?? null }) };
+}
+
+const claimAndRecordSql = (withMetrics: boolean) => `
+WITH ${claimCtes({ ids: "$1", workerId: "$2", paths: "$3" })}, ${resultCtes({ payload: "$4", ids: "$5" }, withMetrics)}
+SELECT NULL::int AS i, ${CLAIM_COLUMNS}, NULL::boolean AS recorded, NULL::int AS "othersActive",
+  NULL::int AS "attemptsNow" FROM ct
+UNION ALL
+SELECT v.i, NULL, NULL, NULL, NULL, NULL, NULL, NULL, ${RESULT_COLUMNS.replace("v.i, ", "")} FROM ${RESULT_FROM}`;
+
+const CLAIM_AND_RECORD_SQL = claimAndRecordSql(true);
+const CLAIM_AND_RECORD_NO_METRICS_SQL = claimAndRecordSql(false);
+
+/**
+ * markRunningMany and recordResults in ONE statement (one transaction, committed synchronously):
+ * each claim is made exactly as markRunning makes it and each result recorded exactly as
+ * recordResults records it (the claims and the results touch different trials: a trial may appear
+ * only once per call). This saves a round trip and a transaction when one job's result and the next
+ * job's claim are ready together. Outcomes are in the order of `claims` and of `writes`.
+ */
+export async function claimAndRecord(
+  db: SqlClient,
+  workerId: string,
+  claims: ClaimRequest[],
+  writes: ResultWrite[],
+): Promise<{ claimed: Array<ClaimedTrial | null>; recorded: RecordOutcome[] }> {
+  if (!claims.length || !writes.length)
+    return {
+      claimed: await markRunningMany(db, claims, workerId),
+      recorded: await recordResults(db, writes),
+    };
+  const ids = [...claims.map((c) => c.trialId), ...writes.map((w) => w.trialId)].map((id) => id.toLowerCase());
+  if (new Set(ids).size !== ids.length) throw new Error("claimAndRecord: a trial may appear only once per statement");
+  const metrics = writes.map((w) => metricRows(w.record.metrics ?? []));
+  const withMetrics = metrics.some((m) => m !== "[]");
+  const rows = await queryRows<ClaimRow & ResultRow>(
+    db,
+    withMetrics ? CLAIM_AND_RECORD_SQL : CLAIM_AND_RECORD_NO_METRICS_SQL,
+    [
+      claims.map((c) => c.trialId),
+      workerId,
+      claims.map((c) => c.checkpointPath ?? null),
+      resultPayload(writes, withMetrics ? metrics : null),
+      writes.map((w) => w.trialId),
+    ],
+    withMetrics ? "ps_claim_and_record_m" : "ps_claim_and_record",
+  );
+  const byId = new Map<string, ClaimedTrial>();
+  for (const r of rows) if (r.i == null) byId.set(r.id, claimed(r));
+  return {
+    claimed: claims.map((c) => byId.get(c.trialId.toLowerCase()) ?? null),
+    recorded: resultOutcomes(
+      writes,
+      rows.filter((r) => r.i != null),
+    ),
+  };
+}
+
+export interface TrialWriter extends Claimer, ResultWriter {}
+
+type TrialWrite = { claim: ClaimRequest; result?: never } | { result: ResultWrite; claim?: never };
+
+/**
+ * The worker's Postgres writer: claims and results through one group commit. Claims alone go to
+ * `claimDb` (markRunningMany: a claim can be redone, so that pool may commit without waiting for
+ * the WAL flush), results alone to `resultDb` (recordResults, durable), and claims and results
+ * that are ready together to `resultDb` in one statement (claimAndRecord): with one slot, each
+ * trial's result then travels with the next trial's claim, one round trip and one commit for both.
+ * Every promise resolves only after its own row's transaction committed.
+ */
+export function createTrialWriter(
+  { claimDb, resultDb, workerId }: { claimDb: SqlClient; resultDb: SqlClient; workerId: string },
+  { maxBatch = 64 }: { maxBatch?: number } = {},
+): TrialWriter {
+  const submit = createGroupCommit(
+    async (items: TrialWrite[]): Promise<Array<ClaimedTrial | null | RecordOutcome>> => {
+      const claims = items.flatMap((x) => (x.claim ? [x.claim] : []));
+      const writes = items.flatMap((x) => (x.result ? [x.result] : []));
+      let claimed: Array<ClaimedTrial | null> = [];
+      let recorded: RecordOutcome[] = [];
+      if (!writes.length) claimed = await markRunningMany(claimDb, claims, workerId);
+      else if (!claims.length) recorded = await recordResults(resultDb, writes);
+      else ({ claimed, recorded } = await claimAndRecord(resultDb, workerId, claims, writes));
+      let c = 0;
+      let r = 0;
+      return items.map((x) => (x.claim ? (claimed[c++] ?? null) : (recorded[r++] as RecordOutcome)));
+    },
+    { maxBatch, key: (x) => (x.claim ? x.claim.trialId : x.result.trialId).toLowerCase(), gather: true },
+  );
+  return {
+    claim: (trialId, opts = {}) =>
+      submit({ claim: { trialId, checkpointPath: opts.checkpointPath ?? null } }) as Promise<ClaimedTrial | null>,
+    record: (trialId, attempt, record) => submit({ result: { trialId, attempt, record } }) as Promise<RecordOutcome>,
+  };
 }
 
 /**

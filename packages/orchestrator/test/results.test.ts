@@ -1,11 +1,20 @@
 // Group-committed results (createResultWriter / recordResults) keep the per-result guarantees:
 // exactly one result per attempt, idempotent repeats, metrics written with the result, and a lost
 // claim (the trial is at an earlier attempt) reported so the worker retries instead of acknowledging.
+// Claims and results in one statement (claimAndRecord, createTrialWriter) keep those of both.
 import { createDb } from "@powersweep/db";
 import pg from "pg";
 import { afterAll, expect, test } from "vitest";
 import { testConfig } from "../../../test/env.ts";
-import { createClaimer, createResultWriter, markRunning, markRunningMany, recordResults } from "../src/index.ts";
+import {
+  claimAndRecord,
+  createClaimer,
+  createResultWriter,
+  createTrialWriter,
+  markRunning,
+  markRunningMany,
+  recordResults,
+} from "../src/index.ts";
 
 const db = createDb({ url: testConfig().databaseUrl, max: 2 });
 const sql = new pg.Pool({ connectionString: testConfig().databaseUrl, max: 3 });
@@ -194,8 +203,17 @@ test("claim and result statements reach trials by primary key, whatever the stat
     const resultOneRead = await rowsRead(() =>
       recordResults(one, [{ trialId: running[4] as string, attempt: 1, record: { status: "succeeded" as const } }]),
     );
+    const bothRead = await rowsRead(() =>
+      claimAndRecord(
+        one,
+        "w1",
+        [{ trialId: ids[1005] as string }],
+        [{ trialId: running[5] as string, attempt: 1, record: { status: "succeeded" as const } }],
+      ),
+    );
     await client.query("ROLLBACK");
     expect(claimRead).toBeLessThan(50);
+    expect(bothRead).toBeLessThan(400);
     expect(claimOneRead).toBeLessThan(50);
     // 4 updated rows, up to 257 for the busy-sweep count, a few lookups: far below 1,000 running trials
     expect(resultRead).toBeLessThan(400);
@@ -234,4 +252,79 @@ test("one result alone (single-row statement): recorded once, a lost claim repor
   const t = await db.trial.findUniqueOrThrow({ where: { id: a }, include: { metrics: true } });
   expect(t).toMatchObject({ status: "succeeded", resultAttempt: 1, trainLoss: 1 });
   expect(t.metrics.map((m) => m.step)).toEqual([3]);
+});
+
+test("claimAndRecord: claims and results in one statement, each exactly as on its own", async () => {
+  const { sweepId, ids } = await sweepWithTrials(6);
+  const [a, b, c, d, e, f] = ids as [string, string, string, string, string, string];
+  for (const id of [a, b, c]) await markRunning(sql, id, "w0");
+  await markRunning(sql, c, "w0"); // c is at attempt 2 now
+  await db.trial.update({ where: { id: f }, data: { status: "succeeded", resultAttempt: 0 } }); // f: finished
+  const rec = {
+    status: "succeeded" as const,
+    trainLoss: 1,
+    metrics: [{ step: 2, tokens: 32, lr: 1e-3, trainLoss: 4 }],
+  };
+  const out = await claimAndRecord(
+    sql,
+    "w1",
+    [d, e, f].map((trialId) => ({ trialId, checkpointPath: `/ck/${trialId}` })),
+    [
+      { trialId: a, attempt: 1, record: rec },
+      { trialId: b, attempt: 2, record: rec }, // claim of attempt 2 lost
+      { trialId: c, attempt: 1, record: rec }, // stale attempt
+    ],
+  );
+  expect(out.claimed.map((x) => x?.attempt ?? null)).toEqual([1, 1, null]);
+  expect(out.claimed[0]).toMatchObject({ id: d, sweepId, trainer: "sleep", checkpointPath: `/ck/${d}` });
+  expect(out.recorded.map((o) => o.recorded)).toEqual([true, false, false]);
+  expect(out.recorded.map((o) => o.claimLost)).toEqual([false, true, false]);
+  const byId = new Map(
+    (await db.trial.findMany({ where: { sweepId }, include: { metrics: true } })).map((t) => [t.id, t]),
+  );
+  expect(byId.get(a)).toMatchObject({ status: "succeeded", resultAttempt: 1, trainLoss: 1 });
+  expect(byId.get(a)?.metrics.map((m) => m.step)).toEqual([2]);
+  expect(byId.get(b)).toMatchObject({ status: "running", resultAttempt: null, attempts: 1 });
+  expect(byId.get(d)).toMatchObject({ status: "running", workerId: "w1", attempts: 1 });
+  expect(byId.get(f)).toMatchObject({ status: "succeeded", attempts: 0 });
+  // the same result again changes nothing; a trial may not be claimed and recorded in one statement
+  const again = await claimAndRecord(sql, "w1", [{ trialId: e }], [{ trialId: a, attempt: 1, record: rec }]);
+  expect(again.claimed[0]?.attempt).toBe(2);
+  expect(again.recorded[0]).toMatchObject({ recorded: false, claimLost: false });
+  await expect(claimAndRecord(sql, "w1", [{ trialId: a }], [{ trialId: a, attempt: 1, record: rec }])).rejects.toThrow(
+    /only once/,
+  );
+});
+
+test("the trial writer sends a result and a claim that are ready together in one statement", async () => {
+  const { ids } = await sweepWithTrials(4);
+  const [a, b, c, d] = ids as [string, string, string, string];
+  const claims = countingPool();
+  const results = countingPool();
+  const writer = createTrialWriter({ claimDb: claims, resultDb: results, workerId: "w1" });
+  // a claim alone goes to the claim pool
+  expect((await writer.claim(a, { checkpointPath: `/ck/${a}` }))?.attempt).toBe(1);
+  expect([claims.statements, results.statements]).toEqual([1, 0]);
+  // a's result and b's claim, submitted in one turn (b takes the slot a's trainer just freed): one statement
+  const [recorded, claimed] = await Promise.all([
+    writer.record(a, 1, { status: "succeeded", trainLoss: 1 }),
+    writer.claim(b),
+  ]);
+  expect(recorded).toMatchObject({ recorded: true, claimLost: false });
+  expect(claimed).toMatchObject({ id: b, attempt: 1 });
+  expect([claims.statements, results.statements]).toEqual([1, 1]);
+  // a result alone goes to the result pool; a repeated trial waits for a later statement
+  expect(await writer.record(b, 1, { status: "succeeded", trainLoss: 1 })).toMatchObject({ recorded: true });
+  expect([claims.statements, results.statements]).toEqual([1, 2]);
+  const [c1, c2, r] = await Promise.all([
+    writer.claim(c),
+    writer.claim(c),
+    writer.record(d, 1, { status: "succeeded" }),
+  ]);
+  expect([c1?.attempt, c2?.attempt]).toEqual([1, 2]);
+  expect(r).toMatchObject({ recorded: false, claimLost: true }); // d was never claimed
+  const byId = new Map((await db.trial.findMany({ where: { id: { in: ids } } })).map((t) => [t.id, t]));
+  expect(byId.get(a)).toMatchObject({ status: "succeeded", resultAttempt: 1 });
+  expect(byId.get(b)).toMatchObject({ status: "succeeded", resultAttempt: 1 });
+  expect(byId.get(c)).toMatchObject({ status: "running", attempts: 2 });
 });
