@@ -2,15 +2,16 @@
 // one conditional statement, so retries, duplicate deliveries and stalled-job re-runs are safe.
 //   markRunning   queued|running → running (attempts + 1), one UPDATE … RETURNING; the sweep
 //                 becomes running in the same statement
-//   markRunningMany  the same for several trials in one statement; createClaimer groups the claims
-//                 that arrive while one is in flight (group commit, like results)
+//   markRunningMany  the same for several trials in one statement
 //   recordMetrics batched TrialMetric rows (skipDuplicates on (trialId, step))
 //   recordResult  the result and the final status in one transaction, only for the attempt that
 //                 is running and has no result yet (a second completion changes nothing)
-//   recordResults the same for several results in one statement; createResultWriter groups the
-//                 results that arrive while a write is in flight (group commit)
-//   claimAndRecord  claims and results in one statement; createTrialWriter (the worker's writer)
-//                 groups both, so one trial's result travels with the next trial's claim
+//   recordResults the same for several results in one statement
+//   claimAndRecord  claims and results in one statement
+//   createTrialWriter  the worker's writer: claims and results that arrive while a write is in
+//                 flight are grouped (group commit) into one of the three statements above, so
+//                 one trial's result travels with the next trial's claim; a repeated claim of a
+//                 trial goes in a later statement and takes the next attempt
 //   releaseTrial  running → queued (shutdown, or a crash with attempts left)
 //   completeSweepIfDone  a sweep with nothing queued or running becomes completed
 import { execute, queryRows, type SqlClient } from "./sql.ts";
@@ -117,7 +118,7 @@ export interface ClaimRequest {
 
 /**
  * markRunning for several trials in ONE statement (one transaction): each trial is claimed exactly
- * as markRunning claims it. A trial id may appear only once per call (createClaimer guarantees it).
+ * as markRunning claims it. A trial id may appear only once per call (the group commit's key guarantees it).
  * Results are in the order of `claims`; null where markRunning would return null.
  */
 export async function markRunningMany(
@@ -508,34 +509,9 @@ export interface ResultWriter {
   record(trialId: string, attempt: number, r: TrialResultRecord): Promise<RecordOutcome>;
 }
 
-/**
- * Group commit for results (createGroupCommit over recordResults): concurrent slots share one
- * statement and one commit flush; each promise resolves only after its row's transaction committed.
- */
-export function createResultWriter(db: SqlClient, { maxBatch = 64 }: { maxBatch?: number } = {}): ResultWriter {
-  const submit = createGroupCommit((ws: ResultWrite[]) => recordResults(db, ws), {
-    maxBatch,
-    key: (w) => w.trialId.toLowerCase(),
-  });
-  return { record: (trialId, attempt, record) => submit({ trialId, attempt, record }) };
-}
-
 export interface Claimer {
   /** Claims one trial (as markRunning does), grouped with the claims that arrive while one is in flight. */
   claim(trialId: string, opts?: { checkpointPath?: string | null }): Promise<ClaimedTrial | null>;
-}
-
-/**
- * Group commit for claims (createGroupCommit over markRunningMany): the claims of slots that free
- * up together go in one statement. A repeated claim of the same trial goes in a later statement, so
- * it takes the next attempt, exactly as two markRunning calls would.
- */
-export function createClaimer(db: SqlClient, workerId: string, { maxBatch = 64 }: { maxBatch?: number } = {}): Claimer {
-  const submit = createGroupCommit((cs: ClaimRequest[]) => markRunningMany(db, cs, workerId), {
-    maxBatch,
-    key: (c) => c.trialId.toLowerCase(),
-  });
-  return { claim: (trialId, opts = {}) => submit({ trialId, checkpointPath: opts.checkpointPath ?? null }) };
 }
 
 const claimAndRecordSql = (withMetrics: boolean) => `

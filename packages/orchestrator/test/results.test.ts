@@ -1,4 +1,4 @@
-// Group-committed results (createResultWriter / recordResults) keep the per-result guarantees:
+// Group-committed results (createTrialWriter / recordResults) keep the per-result guarantees:
 // exactly one result per attempt, idempotent repeats, metrics written with the result, and a lost
 // claim (the trial is at an earlier attempt) reported so the worker retries instead of acknowledging.
 // Claims and results in one statement (claimAndRecord, createTrialWriter) keep those of both.
@@ -6,15 +6,7 @@ import { createDb } from "@powersweep/db";
 import pg from "pg";
 import { afterAll, expect, test } from "vitest";
 import { testConfig } from "../../../test/env.ts";
-import {
-  claimAndRecord,
-  createClaimer,
-  createResultWriter,
-  createTrialWriter,
-  markRunning,
-  markRunningMany,
-  recordResults,
-} from "../src/index.ts";
+import { claimAndRecord, createTrialWriter, markRunning, markRunningMany, recordResults } from "../src/index.ts";
 
 const db = createDb({ url: testConfig().databaseUrl, max: 2 });
 const sql = new pg.Pool({ connectionString: testConfig().databaseUrl, max: 3 });
@@ -42,7 +34,7 @@ async function sweepWithTrials(n: number) {
 test("concurrent results through the writer: each recorded once, with its metrics; repeats change nothing", async () => {
   const { ids } = await sweepWithTrials(12);
   for (const id of ids) expect((await markRunning(sql, id, "w1"))?.attempt).toBe(1);
-  const writer = createResultWriter(sql);
+  const writer = createTrialWriter({ claimDb: sql, resultDb: sql, workerId: "w1" });
   const record = (id: string, i: number) =>
     writer.record(id, 1, {
       status: "succeeded",
@@ -129,7 +121,7 @@ function countingPool() {
 test("the claimer groups concurrent claims into fewer statements; a repeated claim is a later attempt", async () => {
   const { ids } = await sweepWithTrials(8);
   const pool = countingPool();
-  const claimer = createClaimer(pool, "w1");
+  const claimer = createTrialWriter({ claimDb: pool, resultDb: pool, workerId: "w1" });
   const first = ids[0] as string;
   const out = await Promise.all([...ids, first].map((id) => claimer.claim(id, { checkpointPath: `/ck/${id}` })));
   expect(out.slice(0, 8).map((o) => o?.attempt)).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
@@ -143,7 +135,7 @@ test("the claimer groups concurrent claims into fewer statements; a repeated cla
 
 test("group commit: a row with bad data does not block the others (the batch is retried row by row)", async () => {
   const { ids } = await sweepWithTrials(3);
-  const claimer = createClaimer(sql, "w1");
+  const claimer = createTrialWriter({ claimDb: sql, resultDb: sql, workerId: "w1" });
   const out = await Promise.allSettled([...ids, "not-a-uuid"].map((id) => claimer.claim(id)));
   expect(out.slice(0, 3).map((o) => (o.status === "fulfilled" ? o.value?.attempt : o.reason))).toEqual([1, 1, 1]);
   expect(out[3]?.status).toBe("rejected");
@@ -152,7 +144,7 @@ test("group commit: a row with bad data does not block the others (the batch is 
 test("the result writer never puts two results of one trial in one statement", async () => {
   const { ids } = await sweepWithTrials(3);
   for (const id of ids) await markRunning(sql, id, "w1");
-  const writer = createResultWriter(sql);
+  const writer = createTrialWriter({ claimDb: sql, resultDb: sql, workerId: "w1" });
   const [a] = ids as [string];
   const rec = { status: "succeeded" as const, trainLoss: 1 };
   const out = await Promise.all([...ids, a].map((id) => writer.record(id, 1, rec)));
