@@ -15,6 +15,10 @@
 // Timing: the jobs are enqueued into a paused queue and the workers started and ready before it
 // is resumed (raw: enqueued before the Workers run), so neither the producer nor process start-up
 // is inside the timed window; the clock stops when the sweep is completed in Postgres.
+// Warm-up: each setup (raw included) first runs BENCH_WORKER_WARMUP trials (default 4000), timed
+// and reported as `cold`, then the measured TRIALS: the figures are the steady state of a fleet
+// that runs a sweep for hours, not V8 compiling each new process's code (four processes compile
+// four times; raw compiles once in this process).
 //   workerCpuMsPerTrial / postgresCpuMsPerTrial: CPU of the worker process(es) and of the Postgres
 //          backends of the bench database per trial: less sensitive to other load on the machine
 //          than the rates (the machine has 2 cores; 4 worker processes share them with Postgres
@@ -39,6 +43,7 @@ import { startWorker } from "../apps/worker/src/index.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const TRIALS = Number(process.env.BENCH_WORKER_TRIALS ?? 4000);
+const WARMUP = Number(process.env.BENCH_WORKER_WARMUP ?? 4000);
 const LATENCY_SAMPLES = 200;
 const SLOTS = 4;
 
@@ -119,7 +124,7 @@ export async function run(): Promise<Record<string, unknown>> {
     };
 
     // raw BullMQ: empty jobs through `workers` Workers with `concurrency` each, in this process
-    const rawRate = async (workers: number, concurrency: number) => {
+    const rawRate = async (workers: number, concurrency: number, jobs: number) => {
       const rawPrefix = `${prefix}-raw${workers}x${concurrency}`;
       const rawQueue = createTrialQueue(redis, rawPrefix);
       const conns = Array.from({ length: workers }, () => createRedis({ url: redisUrl, forWorker: true }));
@@ -134,11 +139,11 @@ export async function run(): Promise<Record<string, unknown>> {
       );
       for (const w of rawWorkers)
         w.on("completed", () => {
-          if (++rawDone === TRIALS) rawResolve();
+          if (++rawDone === jobs) rawResolve();
         });
       await enqueueTrials(
         rawQueue,
-        Array.from({ length: TRIALS }, (_, i) => ({ id: `raw-${i}`, sweepId: "raw" })),
+        Array.from({ length: jobs }, (_, i) => ({ id: `raw-${i}`, sweepId: "raw" })),
       );
       const r0 = performance.now();
       for (const w of rawWorkers) void w.run();
@@ -148,15 +153,17 @@ export async function run(): Promise<Record<string, unknown>> {
       await rawQueue.obliterate({ force: true });
       await rawQueue.close();
       for (const c of conns) c.disconnect();
-      return TRIALS / seconds;
+      return jobs / seconds;
     };
-    const raw4x1 = await rawRate(SLOTS, 1);
-    const raw1x4 = await rawRate(1, SLOTS);
+    const raw4x1Cold = await rawRate(SLOTS, 1, WARMUP);
+    const raw4x1 = await rawRate(SLOTS, 1, TRIALS);
+    await rawRate(1, SLOTS, WARMUP);
+    const raw1x4 = await rawRate(1, SLOTS, TRIALS);
 
     const queue = createTrialQueue(redis, prefix);
-    /** A sweep of TRIALS trials enqueued into the paused queue; `run` resumes it and times it to completion. */
-    const prepared = async (tag: string) => {
-      const { sweepId, ids } = await insertSweep(db, TRIALS, tag);
+    /** A sweep of n trials enqueued into the paused queue; `run` resumes it and times it to completion. */
+    const prepared = async (tag: string, n = TRIALS) => {
+      const { sweepId, ids } = await insertSweep(db, n, tag);
       await queue.pause();
       await enqueueTrials(
         queue,
@@ -168,12 +175,12 @@ export async function run(): Promise<Record<string, unknown>> {
         await waitCompleted(sweepId);
         const seconds = (performance.now() - t0) / 1000;
         const recorded = await db.trial.count({ where: { sweepId, status: "succeeded", resultAttempt: 1 } });
-        return { perSecond: TRIALS / seconds, recorded };
+        return { perSecond: n / seconds, recorded };
       };
     };
 
     // ours: 4 worker processes with 1 slot each, started and ready before the clock starts
-    const runFleet = await prepared("fleet");
+    const runFleetWarmup = await prepared("fleet-warmup", WARMUP);
     const procs: Array<{ proc: ChildProcess; exited: Promise<unknown> }> = [];
     for (let i = 0; i < SLOTS; i++) {
       const proc = spawn(
@@ -209,6 +216,8 @@ export async function run(): Promise<Record<string, unknown>> {
       });
       procs.push({ proc, exited });
     }
+    const fleetCold = await runFleetWarmup();
+    const runFleet = await prepared("fleet");
     const fleetCpu0 = procs.reduce((a, p) => a + processCpuMs(p.proc.pid as number), 0);
     const fleetPg0 = await pgCpuMs();
     const fleet = await runFleet();
@@ -218,7 +227,7 @@ export async function run(): Promise<Record<string, unknown>> {
     await Promise.all(procs.map((p) => p.exited));
 
     // ours: one worker process (this one), 4 slots
-    const runProcess = await prepared("process");
+    const runProcessWarmup = await prepared("process-warmup", WARMUP);
     const worker = await startWorker({
       databaseUrl: dbUrl.toString(),
       redisUrl,
@@ -228,6 +237,8 @@ export async function run(): Promise<Record<string, unknown>> {
       ...(process.env.BENCH_WORKER_PREFETCH ? { prefetch: Number(process.env.BENCH_WORKER_PREFETCH) } : {}),
       log: () => {},
     });
+    const singleCold = await runProcessWarmup();
+    const runProcess = await prepared("process");
     const procPg0 = await pgCpuMs();
     const cpu0 = process.cpuUsage();
     const single = await runProcess();
@@ -251,8 +262,15 @@ export async function run(): Promise<Record<string, unknown>> {
 
     const ms = (x: number) => Number((x / TRIALS).toFixed(3));
     const TARGET = 1000;
-    const shape = (perSecond: number, recorded: number, workerCpuMs: number, postgresCpuMs: number) => ({
+    const shape = (
+      perSecond: number,
+      recorded: number,
+      workerCpuMs: number,
+      postgresCpuMs: number,
+      cold: { perSecond: number; recorded: number },
+    ) => ({
       trialsPerSecond: Math.round(perSecond),
+      cold: { trials: WARMUP, trialsPerSecond: Math.round(cold.perSecond), resultsRecorded: cold.recorded },
       ratioToRaw: Number((perSecond / raw4x1).toFixed(3)),
       resultsRecorded: recorded,
       workerCpuMsPerTrial: ms(workerCpuMs),
@@ -262,12 +280,14 @@ export async function run(): Promise<Record<string, unknown>> {
     return {
       trials: TRIALS,
       setup:
-        "sleep trainer at 0 ms; Postgres + Redis local; jobs enqueued into a paused queue, workers started and ready, clock from resume to sweep completed",
+        "sleep trainer at 0 ms; Postgres + Redis local; jobs enqueued into a paused queue, workers started and ready, clock from resume to sweep completed; each setup first runs `warmupTrials` (reported as cold), then the measured trials",
+      warmupTrials: WARMUP,
       // the issue's "4 workers": 4 worker processes with 1 slot each
-      fourProcesses1Slot: shape(fleet.perSecond, fleet.recorded, fleetCpu, fleetPg),
+      fourProcesses1Slot: shape(fleet.perSecond, fleet.recorded, fleetCpu, fleetPg, fleetCold),
       // `powersweep worker --concurrency 4`: one process (this one, with the harness), 4 slots
-      oneProcess4Slots: shape(single.perSecond, single.recorded, (cpu.user + cpu.system) / 1000, procPg),
+      oneProcess4Slots: shape(single.perSecond, single.recorded, (cpu.user + cpu.system) / 1000, procPg, singleCold),
       rawBullmqJobsPerSecond: Math.round(raw4x1),
+      rawBullmqJobsPerSecondCold: Math.round(raw4x1Cold),
       rawSetup: "4 BullMQ Workers, concurrency 1 each, empty processor, one process",
       rawBullmqJobsPerSecondOneWorkerConcurrency4: Math.round(raw1x4),
       medianQueueToStartMs: median(latencies),
