@@ -1,6 +1,6 @@
 // Trainer throughput: tokens/s of one training step (forward + backward + AdamW) of the μP GPT
 // on the default tfjs backend, for the two configs ENVIRONMENT.md measured, and — when PyTorch is
-// importable — the reference torch script on the same configs (OPENBLAS_NUM_THREADS=1, 2 threads)
+// importable — the reference torch script on the same configs (2 threads, OpenBLAS as train.py sets it)
 // and the ratio tfjs/torch. Synthetic uniform tokens, byte vocab 256 (speed does not depend on data).
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -9,8 +9,16 @@ import { join } from "node:path";
 import { createAdamW, createGPT, initBackend, trainStep } from "@powersweep/model";
 import { referenceTorchCommand } from "../packages/trainer/src/exec.ts";
 
-/** The Python the torch trainer uses (Debian's python3-torch lives under /usr/bin). */
-const PYTHON = referenceTorchCommand()[0]!;
+/** The Python the torch trainer uses (Debian's python3-torch lives under /usr/bin), and its script. */
+const [PYTHON, TRAIN_PY] = referenceTorchCommand() as [string, string];
+
+/**
+ * The OpenBLAS settings the reference trainer gives itself (1 BLAS thread; the kernel family from
+ * the CPU's instruction set, where OpenBLAS would fall back to SSE3 kernels on a CPU model it does
+ * not know): the stand-alone script gets the same, so the reference is PyTorch at its best here.
+ */
+const openblasEnv = (): Record<string, string> =>
+  JSON.parse(execFileSync(PYTHON, [TRAIN_PY, "--print-openblas-env"], { encoding: "utf8" }));
 
 interface BenchConfig {
   name: string;
@@ -72,13 +80,19 @@ function tfjsTokensPerSecond(c: BenchConfig): { tokensPerSecond: number; msPerSt
   return { tokensPerSecond: (steps * c.batchSize * c.seqLen) / seconds, msPerStep: (seconds * 1000) / steps, steps };
 }
 
-function torchTokensPerSecond(c: BenchConfig): number | null {
-  if (!existsSync(TORCH_SCRIPT)) return null;
+/** Whether the reference script is here and PyTorch importable. */
+function torchAvailable(): boolean {
+  if (!existsSync(TORCH_SCRIPT)) return false;
   try {
     execFileSync(PYTHON, ["-c", "import torch"], { stdio: "ignore" });
+    return true;
   } catch {
-    return null;
+    return false;
   }
+}
+
+function torchTokensPerSecond(c: BenchConfig): number | null {
+  if (!torchAvailable()) return null;
   const args = [
     "--d",
     c.dModel,
@@ -98,7 +112,7 @@ function torchTokensPerSecond(c: BenchConfig): number | null {
     2,
   ];
   const out = execFileSync(PYTHON, [TORCH_SCRIPT, ...args.map(String)], {
-    env: { ...process.env, OPENBLAS_NUM_THREADS: "1" },
+    env: { ...process.env, ...openblasEnv() },
     encoding: "utf8",
   });
   const line = out.trim().split("\n").at(-1) ?? "{}";
@@ -121,6 +135,7 @@ export async function run(): Promise<Record<string, unknown>> {
       note: torch ? undefined : `${PYTHON}: torch not importable here: no torch reference measured`,
     };
   }
+  if (torchAvailable()) results.torchOpenblas = openblasEnv();
   results.loadAverage1mAfter = loadavg()[0];
   return results;
 }
