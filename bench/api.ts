@@ -1,14 +1,15 @@
 // API side: time to accept sweeps of 1k, 10k and 100k trials (persist + enqueue) beside raw BullMQ
 // addBulk of the same number of jobs, and the p99 of GET /v1/sweeps/:id read concurrently while a
-// 100k sweep is being accepted. Uses the configured Postgres/Redis with a private key prefix and
-// deletes what it created.
+// 100k sweep is being accepted. Uses the configured Postgres server with a database of its own
+// (throwaway-db.ts) and the configured Redis with a private key prefix, and removes both.
 import { randomUUID } from "node:crypto";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { buildServer } from "@powersweep/api";
 import { createDb } from "@powersweep/db";
 import { createApiToken } from "@powersweep/orchestrator";
 import { createRedis, createTrialQueue, trialJobOptions } from "@powersweep/queue";
-import { ensurePostgres, ensureRedis, loadConfig, migrate } from "@powersweep/runtime";
+import { ensurePostgres, ensureRedis, loadConfig } from "@powersweep/runtime";
+import { throwawayDatabase } from "./throwaway-db.ts";
 
 const model = (i: number) => ({
   name: `m${i}`,
@@ -50,10 +51,10 @@ export async function run(): Promise<Record<string, unknown>> {
   const base = loadConfig();
   await ensurePostgres(base.databaseUrl);
   await ensureRedis(base.redisUrl);
-  await migrate(base.databaseUrl);
+  const database = await throwawayDatabase(base.databaseUrl);
   const prefix = `bench-api-${Date.now().toString(36)}`;
-  const config = { ...base, redisPrefix: prefix, port: 0, maxTrialsPerSweep: 200_000 };
-  const db = createDb({ url: config.databaseUrl });
+  const config = { ...base, databaseUrl: database.url, redisPrefix: prefix, port: 0, maxTrialsPerSweep: 200_000 };
+  const db = createDb({ url: database.url });
   const redis = createRedis({ url: config.redisUrl });
   const trialQueue = createTrialQueue(redis, prefix);
   const rawQueue = createTrialQueue(redis, `${prefix}-raw`);
@@ -63,7 +64,6 @@ export async function run(): Promise<Record<string, unknown>> {
   const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
   const token = await createApiToken(db, { name: `bench-${prefix}`, scopes: ["submit"] });
   const headers = { authorization: `Bearer ${token.token}`, "content-type": "application/json" };
-  const created: string[] = [];
   const out: Record<string, unknown> = {};
 
   const submit = async (trials: number) => {
@@ -73,7 +73,6 @@ export async function run(): Promise<Record<string, unknown>> {
     const ms = performance.now() - t0;
     if (res.status !== 201 || body.trialCount !== trials)
       throw new Error(`submit ${trials}: ${res.status} ${JSON.stringify(body)}`);
-    created.push(body.id);
     return { id: body.id, ms };
   };
   // Jobs like an accept's: uuid job (trial) ids and a uuid sweep id, so payloads and keys are the same size.
@@ -135,14 +134,13 @@ export async function run(): Promise<Record<string, unknown>> {
     return out;
   } finally {
     await app.close();
-    await db.sweep.deleteMany({ where: { id: { in: created } } });
-    await db.apiToken.deleteMany({ where: { name: `bench-${prefix}` } });
     await trialQueue.obliterate({ force: true }).catch(() => {});
     await rawQueue.obliterate({ force: true }).catch(() => {});
     await trialQueue.close();
     await rawQueue.close();
     redis.disconnect();
     await db.$disconnect();
+    await database.drop();
   }
 }
 

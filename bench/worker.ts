@@ -29,17 +29,17 @@
 // slot; 0 = no overlap; the 4-slot process only) change the run for comparisons.
 // It uses its own throwaway database and Redis prefix (created and dropped here).
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createDb } from "@powersweep/db";
 import { createRedis, createTrialQueue, enqueueTrials, QUEUE_TRIALS } from "@powersweep/queue";
-import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, migrate } from "@powersweep/runtime";
+import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } from "@powersweep/runtime";
 import { Worker } from "bullmq";
 import pg from "pg";
 import { startWorker } from "../apps/worker/src/index.ts";
+import { throwawayDatabase } from "./throwaway-db.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const TRIALS = Number(process.env.BENCH_WORKER_TRIALS ?? 4000);
@@ -87,18 +87,10 @@ async function insertSweep(db: ReturnType<typeof createDb>, n: number, tag: stri
 
 export async function run(): Promise<Record<string, unknown>> {
   process.env.POWERSWEEP_SLEEP_MS_PER_TOKEN = "0";
-  const base = new URL(process.env.DATABASE_URL || DEFAULT_DATABASE_URL);
-  const admin = new URL(base);
-  admin.pathname = "/postgres";
-  const dbName = `powersweep_bench_${Date.now().toString(36)}_${randomBytes(2).toString("hex")}`;
-  const dbUrl = new URL(base);
-  dbUrl.pathname = `/${dbName}`;
+  const database = await throwawayDatabase(process.env.DATABASE_URL || DEFAULT_DATABASE_URL);
+  const dbUrl = new URL(database.url);
   const redisUrl = process.env.REDIS_URL || DEFAULT_REDIS_URL;
-  const prefix = `psbench-${dbName}`;
-  const client = new pg.Client({ connectionString: admin.toString() });
-  await client.connect();
-  await client.query(`CREATE DATABASE ${pg.escapeIdentifier(dbName)}`);
-  await client.end();
+  const prefix = `psbench-${dbUrl.pathname.slice(1)}`;
   const checkpointDir = await mkdtemp(join(tmpdir(), "ps-bench-worker-"));
   const redis = createRedis({ url: redisUrl });
   const db = createDb({ url: dbUrl.toString(), max: 4 });
@@ -112,8 +104,6 @@ export async function run(): Promise<Record<string, unknown>> {
     }
   };
   try {
-    await migrate(dbUrl.toString());
-
     // Postgres CPU of the bench database's backends so far (the workers' pools live as long as
     // the workers, so the phase's backends are read just before the workers stop).
     const pgCpuMs = async () => {
@@ -307,10 +297,7 @@ export async function run(): Promise<Record<string, unknown>> {
     }
     redis.disconnect();
     await rm(checkpointDir, { recursive: true, force: true });
-    const c2 = new pg.Client({ connectionString: admin.toString() });
-    await c2.connect();
-    await c2.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(dbName)} WITH (FORCE)`);
-    await c2.end();
+    await database.drop();
   }
 }
 
