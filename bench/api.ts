@@ -1,7 +1,7 @@
 // API side: time to accept sweeps of 1k, 10k and 100k trials (persist + enqueue) beside raw BullMQ
 // addBulk of the same number of jobs, and the p99 of GET /v1/sweeps/:id read concurrently while a
 // 100k sweep is being accepted. Uses the configured Postgres server with a database of its own
-// (throwaway-db.ts) and the configured Redis with a private key prefix, and removes both.
+// (lib/throwaway-db.ts) and the configured Redis with a private key prefix, and removes both.
 import { randomUUID } from "node:crypto";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { buildServer } from "@powersweep/api";
@@ -9,7 +9,7 @@ import { createDb } from "@powersweep/db";
 import { createApiToken } from "@powersweep/orchestrator";
 import { createRedis, createTrialQueue, trialJobOptions } from "@powersweep/queue";
 import { ensurePostgres, ensureRedis, loadConfig } from "@powersweep/runtime";
-import { throwawayDatabase } from "./throwaway-db.ts";
+import { throwawayDatabase } from "./lib/throwaway-db.ts";
 
 const model = (i: number) => ({
   name: `m${i}`,

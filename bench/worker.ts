@@ -39,7 +39,7 @@ import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } from "@powersweep/runtime";
 import { Worker } from "bullmq";
 import pg from "pg";
 import { startWorker } from "../apps/worker/src/index.ts";
-import { throwawayDatabase } from "./throwaway-db.ts";
+import { throwawayDatabase } from "./lib/throwaway-db.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const TRIALS = Number(process.env.BENCH_WORKER_TRIALS ?? 4000);
