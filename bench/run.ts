@@ -1,5 +1,6 @@
-// `npm run bench`: runs every benchmark module in bench/ (each exports run(); shared code lives in bench/lib/), writes the numbers
-// to bench/results.json, and prints them. BENCHMARKS.md summarises them beside their references.
+// `npm run bench`: runs every benchmark module in bench/ (each exports run(); shared code lives in
+// bench/lib/), writes the numbers to bench/results.json, and prints them. BENCHMARKS.md summarises
+// them beside their references.
 // Run one with `npm run bench -- fit` (names: the file names without .ts).
 import { readdirSync, writeFileSync } from "node:fs";
 import { cpus, hostname, totalmem } from "node:os";
