@@ -81,7 +81,7 @@ function cutBlockT(
   return out;
 }
 
-/** Write block [rows, cols] (times factor) into dst (row stride `stride`) at (row0, col0). */
+/** Write block [rows, cols] into dst (row stride `stride`) at (row0, col0). */
 function pasteBlock(
   dst: Float32Array,
   stride: number,
@@ -90,13 +90,8 @@ function pasteBlock(
   rows: number,
   cols: number,
   block: Float32Array,
-  factor: number,
 ): void {
-  for (let r = 0; r < rows; r++) {
-    const at = (row0 + r) * stride + col0;
-    const from = r * cols;
-    for (let c = 0; c < cols; c++) dst[at + c] = (block[from + c] as number) * factor;
-  }
+  for (let r = 0; r < rows; r++) dst.set(block.subarray(r * cols, (r + 1) * cols), (row0 + r) * stride + col0);
 }
 
 /**
@@ -169,7 +164,7 @@ export function attentionJs(qkv: tf.Tensor2D, causalMask: tf.Tensor2D, shape: At
           return p; // survives this tidy; saved for the backward, freed with the step's scope
         });
         probs.push(p);
-        pasteBlock(y, A, b * T, h * D, T, D, yh, 1);
+        pasteBlock(y, A, b * T, h * D, T, D, yh);
       }
     }
     save(probs);
@@ -199,9 +194,9 @@ export function attentionJs(qkv: tf.Tensor2D, causalMask: tf.Tensor2D, shape: At
               dK = tf.matMul(tf.tensor2d(dsT, [T, T]), qs).dataSync() as Float32Array; // dK = dSᵀ·(Q·s)
               dV = tf.matMul(pT, dyT).dataSync() as Float32Array; // dV = Pᵀ·dY
             });
-            pasteBlock(dx, W, b * T, h * D, T, D, dQ, 1);
-            pasteBlock(dx, W, b * T, A + h * D, T, D, dK, 1);
-            pasteBlock(dx, W, b * T, 2 * A + h * D, T, D, dV, 1);
+            pasteBlock(dx, W, b * T, h * D, T, D, dQ);
+            pasteBlock(dx, W, b * T, A + h * D, T, D, dK);
+            pasteBlock(dx, W, b * T, 2 * A + h * D, T, D, dV);
           }
         }
         return tf.tensor2d(dx, [N, W]);
