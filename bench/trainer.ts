@@ -12,14 +12,6 @@ import { referenceTorchCommand } from "../packages/trainer/src/exec.ts";
 /** The Python the torch trainer uses (Debian's python3-torch lives under /usr/bin), and its script. */
 const [PYTHON, TRAIN_PY] = referenceTorchCommand() as [string, string];
 
-/**
- * The OpenBLAS settings the reference trainer gives itself (1 BLAS thread; the kernel family from
- * the CPU's instruction set, where OpenBLAS would fall back to SSE3 kernels on a CPU model it does
- * not know): the stand-alone script gets the same, so the reference is PyTorch at its best here.
- */
-const openblasEnv = (): Record<string, string> =>
-  JSON.parse(execFileSync(PYTHON, [TRAIN_PY, "--print-openblas-env"], { encoding: "utf8" }));
-
 interface BenchConfig {
   name: string;
   dModel: number;
@@ -80,19 +72,23 @@ function tfjsTokensPerSecond(c: BenchConfig): { tokensPerSecond: number; msPerSt
   return { tokensPerSecond: (steps * c.batchSize * c.seqLen) / seconds, msPerStep: (seconds * 1000) / steps, steps };
 }
 
-/** Whether the reference script is here and PyTorch importable. */
-function torchAvailable(): boolean {
-  if (!existsSync(TORCH_SCRIPT)) return false;
+/**
+ * The environment for the reference script, or null when the script is missing or PyTorch is not
+ * importable. It carries the OpenBLAS settings the reference trainer gives itself (1 BLAS thread;
+ * the kernel family from the CPU's instruction set, where OpenBLAS would fall back to SSE3 kernels
+ * on a CPU model it does not know), so the reference is PyTorch at its best here.
+ */
+function torchReferenceEnv(): Record<string, string> | null {
+  if (!existsSync(TORCH_SCRIPT)) return null;
   try {
     execFileSync(PYTHON, ["-c", "import torch"], { stdio: "ignore" });
-    return true;
   } catch {
-    return false;
+    return null;
   }
+  return JSON.parse(execFileSync(PYTHON, [TRAIN_PY, "--print-openblas-env"], { encoding: "utf8" }));
 }
 
-function torchTokensPerSecond(c: BenchConfig): number | null {
-  if (!torchAvailable()) return null;
+function torchTokensPerSecond(c: BenchConfig, openblas: Record<string, string>): number {
   const args = [
     "--d",
     c.dModel,
@@ -112,7 +108,7 @@ function torchTokensPerSecond(c: BenchConfig): number | null {
     2,
   ];
   const out = execFileSync(PYTHON, [TORCH_SCRIPT, ...args.map(String)], {
-    env: { ...process.env, ...openblasEnv() },
+    env: { ...process.env, ...openblas },
     encoding: "utf8",
   });
   const line = out.trim().split("\n").at(-1) ?? "{}";
@@ -123,9 +119,10 @@ export async function run(): Promise<Record<string, unknown>> {
   const backend = await initBackend();
   // Other processes on this 2-core machine distort the numbers: record the load they ran under.
   const results: Record<string, unknown> = { backend, loadAverage1mBefore: loadavg()[0] };
+  const openblas = torchReferenceEnv();
   for (const c of CONFIGS) {
     const tfjs = tfjsTokensPerSecond(c);
-    const torch = torchTokensPerSecond(c);
+    const torch = openblas ? torchTokensPerSecond(c, openblas) : null;
     results[c.name] = {
       tfjsTokensPerSecond: Math.round(tfjs.tokensPerSecond),
       tfjsMsPerStep: +tfjs.msPerStep.toFixed(1),
@@ -135,7 +132,7 @@ export async function run(): Promise<Record<string, unknown>> {
       note: torch ? undefined : `${PYTHON}: torch not importable here: no torch reference measured`,
     };
   }
-  if (torchAvailable()) results.torchOpenblas = openblasEnv();
+  if (openblas) results.torchOpenblas = openblas;
   results.loadAverage1mAfter = loadavg()[0];
   return results;
 }
