@@ -1,5 +1,6 @@
 // The reference PyTorch trainer (python/train.py) end to end through the exec backend.
-// Skipped, with the reason printed, only when the configured python cannot `import torch`.
+// Skipped, with the reason printed, only when the configured python cannot `import torch` (the
+// OpenBLAS settings at the end need python alone).
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -247,5 +248,39 @@ describe.skipIf(torchMissing !== null)("initial loss: python vs TensorFlow.js", 
     expect(Math.abs(py - LN_256)).toBeLessThan(0.05);
     expect(Math.abs(ts - LN_256)).toBeLessThan(0.05);
     expect(Math.abs(py - ts)).toBeLessThan(0.05);
+  });
+});
+
+// Needs only python (train.py imports torch inside a trial): OpenBLAS falls back to SSE3 kernels on
+// a CPU model it does not know, so train.py names the kernel family from the instruction-set flags.
+describe("OpenBLAS settings of the reference trainer", () => {
+  const coretypeOf = (flags: string) => {
+    const cpuinfo = join(dir, `cpuinfo-${flags.length}`);
+    writeFileSync(cpuinfo, `processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t\t: ${flags}\n`);
+    const code = `import sys; sys.path.insert(0, sys.argv[1]); import train; print(train.openblas_coretype(sys.argv[2]))`;
+    const out = spawnSync(python, ["-c", code, join(trainPy, ".."), cpuinfo], { encoding: "utf8" });
+    if (out.status !== 0) throw new Error(out.stderr);
+    return out.stdout.trim();
+  };
+
+  it("picks SkylakeX with AVX-512, Haswell with AVX2 + FMA, and nothing on older CPUs", () => {
+    expect(coretypeOf("fpu sse4_2 avx avx2 fma avx512f avx512dq avx512cd avx512bw avx512vl")).toBe("SkylakeX");
+    expect(coretypeOf("fpu sse4_2 avx avx2 fma avx512f")).toBe("Haswell");
+    expect(coretypeOf("fpu sse4_2 avx avx2 fma")).toBe("Haswell");
+    expect(coretypeOf("fpu sse4_2 avx avx2")).toBe("None");
+    expect(coretypeOf("fpu sse sse2 sse4_2")).toBe("None");
+  });
+
+  it("--print-openblas-env: one BLAS thread by default, and a coretype the caller set is kept", () => {
+    const printed = (env: Record<string, string>) => {
+      const out = spawnSync(python, [trainPy, "--print-openblas-env"], {
+        encoding: "utf8",
+        env: { PATH: process.env.PATH ?? "", ...env },
+      });
+      if (out.status !== 0) throw new Error(out.stderr);
+      return JSON.parse(out.stdout) as Record<string, string>;
+    };
+    expect(printed({ OPENBLAS_CORETYPE: "Zen" })).toEqual({ OPENBLAS_NUM_THREADS: "1", OPENBLAS_CORETYPE: "Zen" });
+    expect(printed({ OPENBLAS_NUM_THREADS: "2", OPENBLAS_CORETYPE: "Haswell" }).OPENBLAS_NUM_THREADS).toBe("2");
   });
 });
