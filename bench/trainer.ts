@@ -76,7 +76,10 @@ function tfjsTokensPerSecond(c: BenchConfig): { tokensPerSecond: number; msPerSt
  * The environment for the reference script, or null when the script is missing or PyTorch is not
  * importable. It carries the OpenBLAS settings the reference trainer gives itself (1 BLAS thread;
  * the kernel family from the CPU's instruction set, where OpenBLAS would fall back to SSE3 kernels
- * on a CPU model it does not know), so the reference is PyTorch at its best here.
+ * on a CPU model it does not know), so the reference is PyTorch at its best here. A kernel family
+ * inherited from this shell is not passed on: a machine set to Haswell's AVX2 kernels on an AVX-512
+ * CPU ran the reference 1.4× slower than the family its flags support (reported as
+ * torchOpenblasInherited).
  */
 function torchReferenceEnv(): Record<string, string> | null {
   if (!existsSync(TORCH_SCRIPT)) return null;
@@ -85,7 +88,8 @@ function torchReferenceEnv(): Record<string, string> | null {
   } catch {
     return null;
   }
-  return JSON.parse(execFileSync(PYTHON, [TRAIN_PY, "--print-openblas-env"], { encoding: "utf8" }));
+  const { OPENBLAS_CORETYPE: _inherited, ...env } = process.env;
+  return JSON.parse(execFileSync(PYTHON, [TRAIN_PY, "--print-openblas-env"], { encoding: "utf8", env }));
 }
 
 function torchTokensPerSecond(c: BenchConfig, openblas: Record<string, string>): number {
@@ -133,6 +137,7 @@ export async function run(): Promise<Record<string, unknown>> {
     };
   }
   if (openblas) results.torchOpenblas = openblas;
+  if (openblas && process.env.OPENBLAS_CORETYPE) results.torchOpenblasInherited = process.env.OPENBLAS_CORETYPE;
   results.loadAverage1mAfter = loadavg()[0];
   return results;
 }
