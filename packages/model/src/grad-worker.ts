@@ -4,7 +4,7 @@
 import { parentPort } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
-import { shareDataOnWasm } from "./backend.ts";
+import { tuneWasmKernels } from "./backend.ts";
 import { CTRL_DONE, CTRL_FAILED, type ModelMessage, type StepMessage } from "./data-parallel.ts";
 import { createGPT, type GPT } from "./gpt.ts";
 
@@ -23,7 +23,7 @@ let buffers: ModelMessage | null = null;
 try {
   if (!(await tf.setBackend("wasm"))) throw new Error("wasm backend failed to start");
   await tf.ready();
-  shareDataOnWasm(); // as initBackend does on the main thread
+  tuneWasmKernels(); // as initBackend does on the main thread
   finish(0, false); // ready
 } catch (error) {
   console.error(`gradient worker: ${(error as Error).message}`);

@@ -80,6 +80,89 @@ describe("model on wasm", () => {
     expect(buffers()).toBe(before);
   });
 
+  it("transposes matrices and sums over leading axes in JS on wasm with the values of the generic kernels", () => {
+    const buffers = () => (tf.memory() as { numDataBuffers: number }).numDataBuffers;
+    const before = buffers();
+    const values = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) * (1 + (i % 7)));
+    // matrices of every row-count remainder mod 8 (the 8-row unrolled loop and its tail), size-1 axes
+    for (const [shape, perm] of [
+      [
+        [13, 5],
+        [1, 0],
+      ],
+      [
+        [16, 3],
+        [1, 0],
+      ],
+      [
+        [1, 9, 1, 4],
+        [3, 1, 2, 0],
+      ],
+      [
+        [2, 3, 4],
+        [0, 2, 1],
+      ], // not a matrix: the generic kernel
+      [
+        [3, 4],
+        [0, 1],
+      ], // identity permutation
+    ] as [number[], number[]][]) {
+      const size = shape.reduce((a, b) => a * b, 1);
+      const x = tf.tensor(values(size), shape);
+      const y = tf.transpose(x, perm);
+      expect(y.shape).toEqual(perm.map((a) => shape[a]));
+      // reference: index arithmetic on the row-major input
+      const xs = x.dataSync();
+      const ys = y.dataSync();
+      const outShape = y.shape;
+      const expected = new Float32Array(size);
+      for (let flat = 0; flat < size; flat++) {
+        let rest = flat;
+        const outIndex = outShape.map(() => 0);
+        for (let k = outShape.length - 1; k >= 0; k--) {
+          outIndex[k] = rest % (outShape[k] as number);
+          rest = Math.floor(rest / (outShape[k] as number));
+        }
+        const inIndex = shape.map(() => 0);
+        perm.forEach((a, k) => {
+          inIndex[a] = outIndex[k] as number;
+        });
+        const at = inIndex.reduce((acc, v, k) => acc * (shape[k] as number) + v, 0);
+        expected[flat] = xs[at] as number;
+      }
+      expect(Array.from(ys)).toEqual(Array.from(expected));
+      tf.dispose([x, y]);
+    }
+    const ints = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3], "int32");
+    tf.tidy(() => {
+      expect(Array.from(tf.transpose(ints).dataSync())).toEqual([1, 4, 2, 5, 3, 6]);
+    });
+    // sums: leading axes in JS (float32 additions row after row), any other axes generic
+    const x = tf.tensor(values(5 * 6 * 7), [5, 6, 7]);
+    const xs = x.dataSync();
+    const rowAfterRow = (rows: number, cols: number) => {
+      const out = new Float32Array(cols);
+      for (let r = 0; r < rows; r++)
+        for (let c = 0; c < cols; c++) out[c] = Math.fround((out[c] as number) + (xs[r * cols + c] as number));
+      return Array.from(out);
+    };
+    tf.tidy(() => {
+      expect(x.sum(0).shape).toEqual([6, 7]);
+      expect(Array.from(x.sum(0).dataSync())).toEqual(rowAfterRow(5, 42));
+      expect(x.sum([1, 0], true).shape).toEqual([1, 1, 7]);
+      expect(Array.from(x.sum([1, 0], true).dataSync())).toEqual(rowAfterRow(30, 7));
+      const firstRowSum = Array.from(xs.subarray(0, 7)).reduce((a, b) => a + b, 0);
+      expect(x.sum(-1).dataSync()[0]).toBeCloseTo(firstRowSum, 4); // generic kernel
+      expect(x.sum().dataSync()[0]).toBeCloseTo(
+        Array.from(xs).reduce((a, b) => a + b, 0),
+        2,
+      );
+      expect(Array.from(tf.sum(ints, 0).dataSync())).toEqual([5, 7, 9]);
+    });
+    tf.dispose([x, ints]);
+    expect(buffers()).toBe(before);
+  });
+
   it("oneHotFloat gives exact float 0/1 on wasm (tf.oneHot(…, 'float32') returns int bits there)", () => {
     const ids = tf.tensor1d([3, 0, 4, 3], "int32");
     const oh = oneHotFloat(ids, 5);
