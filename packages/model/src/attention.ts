@@ -12,6 +12,7 @@
 //   product (the earlier dYᵀ·P) measured ~2× slower than [T, T]·[T, dHead] at T = 128, dHead = 32.
 // - attentionOps (any backend, e.g. tfjs-node): the same with tf.split/concat and autodiff.
 import * as tf from "@tensorflow/tfjs";
+import { readInto } from "./backend.ts";
 import { isJsBackend, matMul } from "./ops.ts";
 
 export interface AttentionShape {
@@ -146,6 +147,7 @@ export function attentionJs(qkv: tf.Tensor2D, causalMask: tf.Tensor2D, shape: At
   const [qBuf, kBuf, vBuf] = [scratch(T * D), scratch(T * D), scratch(T * D)];
   const [dyBuf, yBuf] = [scratch(T * D), scratch(T * D)];
   const [dsBuf, dsTBuf, pTBuf] = [scratch(T * T), scratch(T * T), scratch(T * T)];
+  const [pBuf, dPBuf, outBuf] = [scratch(T * T), scratch(T * T), scratch(T * D)]; // matmul results read back
 
   const attend = tf.customGrad(((x: tf.Tensor2D, save: Save) => {
     data = x.dataSync() as Float32Array;
@@ -153,18 +155,15 @@ export function attentionJs(qkv: tf.Tensor2D, causalMask: tf.Tensor2D, shape: At
     const probs: tf.Tensor2D[] = [];
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
-        // (typed arrays leave tidy through closures: tidy walks a returned array key by key)
-        let yh = new Float32Array(0) as Float32Array<ArrayBufferLike>;
         const p = tf.tidy(() => {
           const q = tf.tensor2d(cutBlock(qBuf(), data, W, b * T, h * D, T, D, scale), [T, D]); // Q·s  [T, D]
           const kT = tf.tensor2d(cutBlockT(kBuf(), data, W, b * T, A + h * D, T, D), [D, T]); // Kᵀ   [D, T]
           const v = tf.tensor2d(cutBlock(vBuf(), data, W, b * T, 2 * A + h * D, T, D, 1), [T, D]); // V    [T, D]
           const p = tf.softmax(tf.matMul(q, kT).add(causalMask), -1) as tf.Tensor2D; // P [T, T]
-          yh = tf.matMul(p, v).dataSync() as Float32Array; // Y = P·V [T, D]
+          pasteBlock(y, A, b * T, h * D, T, D, readInto(outBuf(), tf.matMul(p, v))); // Y = P·V [T, D]
           return p; // survives this tidy; saved for the backward, freed with the step's scope
         });
         probs.push(p);
-        pasteBlock(y, A, b * T, h * D, T, D, yh);
       }
     }
     save(probs);
@@ -175,28 +174,25 @@ export function attentionJs(qkv: tf.Tensor2D, causalMask: tf.Tensor2D, shape: At
         const dx = new Float32Array(N * W);
         for (let b = 0; b < B; b++) {
           for (let h = 0; h < H; h++) {
-            const pData = (saved[b * H + h] as tf.Tensor2D).dataSync() as Float32Array; // P [T, T]
-            let dQ = new Float32Array(0) as Float32Array<ArrayBufferLike>;
-            let dK = dQ;
-            let dV = dQ;
+            const pData = readInto(pBuf(), saved[b * H + h] as tf.Tensor2D); // P [T, T]
             tf.tidy(() => {
               const dyh = cutBlock(dyBuf(), dyData, A, b * T, h * D, T, D, 1); // dY [T, D]
               const dyT = tf.tensor2d(dyh, [T, D]);
               const vT = tf.tensor2d(cutBlockT(vBuf(), data, W, b * T, 2 * A + h * D, T, D), [D, T]); // Vᵀ
-              const dP = tf.matMul(dyT, vT).dataSync() as Float32Array; // dP = dY·Vᵀ [T, T]
+              const dP = readInto(dPBuf(), tf.matMul(dyT, vT)); // dP = dY·Vᵀ [T, T]
               const ds = dsBuf();
               const dsT = dsTBuf();
               softmaxBackward(ds, dsT, pData, dP, dyh, cutBlock(yBuf(), y, A, b * T, h * D, T, D, 1), T, D);
               const ks = tf.tensor2d(cutBlock(kBuf(), data, W, b * T, A + h * D, T, D, scale), [T, D]); // K·s
               const qs = tf.tensor2d(cutBlock(qBuf(), data, W, b * T, h * D, T, D, scale), [T, D]); // Q·s
               const pT = tf.tensor2d(transposeCausal(pTBuf(), pData, T), [T, T]); // Pᵀ
-              dQ = tf.matMul(tf.tensor2d(ds, [T, T]), ks).dataSync() as Float32Array; // dQ = dS·(K·s)
-              dK = tf.matMul(tf.tensor2d(dsT, [T, T]), qs).dataSync() as Float32Array; // dK = dSᵀ·(Q·s)
-              dV = tf.matMul(pT, dyT).dataSync() as Float32Array; // dV = Pᵀ·dY
+              const dQ = tf.matMul(tf.tensor2d(ds, [T, T]), ks); // dQ = dS·(K·s)
+              pasteBlock(dx, W, b * T, h * D, T, D, readInto(outBuf(), dQ));
+              const dK = tf.matMul(tf.tensor2d(dsT, [T, T]), qs); // dK = dSᵀ·(Q·s)
+              pasteBlock(dx, W, b * T, A + h * D, T, D, readInto(outBuf(), dK));
+              const dV = tf.matMul(pT, dyT); // dV = Pᵀ·dY
+              pasteBlock(dx, W, b * T, 2 * A + h * D, T, D, readInto(outBuf(), dV));
             });
-            pasteBlock(dx, W, b * T, h * D, T, D, dQ);
-            pasteBlock(dx, W, b * T, A + h * D, T, D, dK);
-            pasteBlock(dx, W, b * T, 2 * A + h * D, T, D, dV);
           }
         }
         return tf.tensor2d(dx, [N, W]);

@@ -85,6 +85,17 @@ function shareDataOnWasm(): void {
   }
 }
 
+/**
+ * A float32 tensor's values copied into out, which is returned. On wasm straight from the heap: no
+ * new array per read (dataSync allocates one; the attention reads ~10 small blocks per head and
+ * batch row each step, which kept the garbage collector busy).
+ */
+export function readInto(out: Float32Array, t: tf.Tensor): Float32Array {
+  const backend = tf.backend() as Partial<WasmHeap>;
+  out.set(tf.getBackend() === "wasm" && backend.typedArrayFromHeap ? backend.typedArrayFromHeap(t) : t.dataSync());
+  return out;
+}
+
 interface WasmHeap {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
