@@ -92,7 +92,12 @@ function pasteBlock(
   cols: number,
   block: Float32Array,
 ): void {
-  for (let r = 0; r < rows; r++) dst.set(block.subarray(r * cols, (r + 1) * cols), (row0 + r) * stride + col0);
+  // plain loops: a subarray per row allocated a view object each (garbage at ~1000 rows a head)
+  for (let r = 0; r < rows; r++) {
+    const at = (row0 + r) * stride + col0;
+    const from = r * cols;
+    for (let c = 0; c < cols; c++) dst[at + c] = block[from + c] as number;
+  }
 }
 
 /**
