@@ -25,8 +25,9 @@
 //          and Redis).
 //   latency: queue-to-start, measured separately with idle workers (the 4-slot process): trials
 //          enqueued one by one, latency = Trial.startedAt − the moment the job was added.
-// BENCH_WORKER_TRIALS (default 4000) and BENCH_WORKER_PREFETCH (default: the worker's, one per
-// slot; 0 = no overlap; the 4-slot process only) change the run for comparisons.
+// BENCH_WORKER_TRIALS (default 4000) and BENCH_WORKER_PREFETCH (the most jobs fetched ahead;
+// default: the worker's, four per slot; 0 = none; the 4-slot process only) change the run for
+// comparisons.
 // It uses its own throwaway database and Redis prefix (created and dropped here).
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";

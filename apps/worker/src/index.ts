@@ -102,9 +102,11 @@ export interface WorkerOptions {
   /** Debounce for refit requests (default 2000 ms). */
   fitDebounceMs?: number;
   /**
-   * Jobs BullMQ may hold beyond the slots (default: one per slot): the next trial is fetched and
-   * claimed while the previous one's result is committed. Jobs that only finish (result commit,
-   * acknowledgement) come on top and hold no slot. Never more than one trainer per slot.
+   * The most jobs BullMQ may hold beyond the slots (default: four per slot): the next trials are
+   * fetched while the previous ones run and commit. The pool holds as many as its slots start
+   * within a quarter second at the recent trial duration, at least one (slots.ts). Jobs that only
+   * finish (result commit, acknowledgement) come on top and hold no slot. Never more than one
+   * trainer per slot.
    */
   prefetch?: number;
   /** Postgres pool size (default slots + 1). */
@@ -211,7 +213,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   let bullWorker: Worker<TrialJobData> | null = null;
   const pool = createSlotPool({
     slots: slots.length,
-    prefetch: Math.max(0, options.prefetch ?? slots.length),
+    maxPrefetch: Math.max(0, options.prefetch ?? 4 * slots.length),
     onConcurrency: (c) => {
       if (bullWorker) bullWorker.concurrency = c;
     },

@@ -1,6 +1,7 @@
 // The slot pool (apps/worker/src/slots.ts): never more than `slots` trainers, a freed slot goes to
 // the job waiting for it, a job that waited too long gets none and stops prefetching, and jobs that
-// only finish (result commit, acknowledgement) do not use up the concurrency that feeds the slots.
+// only finish (result commit, acknowledgement) do not use up the concurrency that feeds the slots;
+// the prefetch follows the trials' duration.
 import { describe, expect, it } from "vitest";
 import { createSlotPool } from "../src/slots.ts";
 
@@ -8,7 +9,7 @@ const tick = () => new Promise((r) => setTimeout(r, 0));
 
 describe("slot pool", () => {
   it("hands out each slot once, and a released slot to the job waiting for it", async () => {
-    const pool = createSlotPool({ slots: 2, prefetch: 2, waitMs: 1000, onConcurrency: () => {} });
+    const pool = createSlotPool({ slots: 2, maxPrefetch: 2, waitMs: 1000, onConcurrency: () => {} });
     const a = await pool.acquire();
     const b = await pool.acquire();
     expect([a?.slot, b?.slot].sort()).toEqual([0, 1]);
@@ -29,7 +30,7 @@ describe("slot pool", () => {
 
   it("a finishing job raises the concurrency until it settles; slots + prefetch otherwise", async () => {
     const seen: number[] = [];
-    const pool = createSlotPool({ slots: 2, prefetch: 2, waitMs: 1000, onConcurrency: (c) => seen.push(c) });
+    const pool = createSlotPool({ slots: 2, maxPrefetch: 2, waitMs: 1000, onConcurrency: (c) => seen.push(c) });
     expect(pool.concurrency).toBe(4);
     const a = await pool.acquire();
     const b = await pool.acquire();
@@ -46,7 +47,7 @@ describe("slot pool", () => {
   });
 
   it("a job that gets no slot within the wait gets null: no prefetching until a slot frees", async () => {
-    const pool = createSlotPool({ slots: 1, prefetch: 1, waitMs: 20, onConcurrency: () => {} });
+    const pool = createSlotPool({ slots: 1, maxPrefetch: 1, waitMs: 20, onConcurrency: () => {} });
     const a = await pool.acquire();
     expect(await pool.acquire()).toBeNull();
     expect(pool.concurrency).toBe(1); // saturated
@@ -61,9 +62,32 @@ describe("slot pool", () => {
     expect(pool.finishing).toBe(0);
   });
 
+  it("prefetches as many jobs as the slots start within the wait: deep for short trials, one for long ones", async () => {
+    let clock = 0;
+    const pool = createSlotPool({ slots: 4, maxPrefetch: 16, waitMs: 250, onConcurrency: () => {}, now: () => clock });
+    expect(pool.concurrency).toBe(4 + 4); // no trial finished yet: one job ahead per slot
+    const run = async (ms: number) => {
+      const lease = await pool.acquire();
+      clock += ms;
+      lease?.release();
+      lease?.settle();
+    };
+    for (let i = 0; i < 5; i++) await run(2); // 4 slots × 250 ms / 2 ms = 500 → capped at 16
+    expect(pool.concurrency).toBe(4 + 16);
+    for (let i = 0; i < 40; i++) await run(10_000); // ten-second trials: 4 × 0.25 / 10 → 1
+    expect(pool.concurrency).toBe(4 + 1);
+    for (let i = 0; i < 40; i++) await run(125); // 4 × 250 / 125 = 8
+    expect(pool.concurrency).toBe(4 + 8);
+    const none = createSlotPool({ slots: 2, maxPrefetch: 0, waitMs: 250, onConcurrency: () => {}, now: () => clock });
+    const lease = await none.acquire();
+    lease?.release();
+    lease?.settle();
+    expect(none.concurrency).toBe(2); // maxPrefetch 0: never ahead
+  });
+
   it("random interleavings never hold more than `slots` slots", async () => {
     const slots = 3;
-    const pool = createSlotPool({ slots, prefetch: 3, waitMs: 5, onConcurrency: () => {} });
+    const pool = createSlotPool({ slots, maxPrefetch: 3, waitMs: 5, onConcurrency: () => {} });
     let held = 0;
     let maxHeld = 0;
     const job = async (i: number) => {
