@@ -14,6 +14,7 @@ import { availableParallelism } from "node:os";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
+import { readInto } from "./backend.ts";
 import type { GPT, GPTConfig } from "./gpt.ts";
 
 // ---- messages and shared control words between this thread and grad-worker.ts ----
@@ -146,7 +147,7 @@ export function startShard(
   const b = h.buffers;
   let at = 0;
   for (const v of vars) {
-    b.params.set(v.dataSync() as Float32Array, at);
+    readInto(b.params.subarray(at, at + v.size), v);
     at += v.size;
   }
   b.ids.set(inputs, 0);

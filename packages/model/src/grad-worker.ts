@@ -4,7 +4,7 @@
 import { parentPort } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
-import { tuneWasmKernels } from "./backend.ts";
+import { readInto, tuneWasmKernels } from "./backend.ts";
 import { CTRL_DONE, CTRL_FAILED, type ModelMessage, type StepMessage } from "./data-parallel.ts";
 import { createGPT, type GPT } from "./gpt.ts";
 
@@ -63,7 +63,7 @@ port.on("message", (msg: ModelMessage | StepMessage) => {
       b.loss[0] = value.dataSync()[0] as number;
       let at = 0;
       for (const v of vars) {
-        b.grads.set((grads[v.name] as tf.Tensor).dataSync() as Float32Array, at);
+        readInto(b.grads.subarray(at, at + v.size), grads[v.name] as tf.Tensor);
         at += v.size;
       }
       tf.dispose([value, ...Object.values(grads)]);
