@@ -170,12 +170,15 @@ export function startShard(
 /** Block until the worker has finished step seq; false (and the worker dropped) on timeout. */
 function waitFor(h: Helper, seq: number, limitMs: number): boolean {
   const started = performance.now();
-  while (Atomics.load(h.ctrl, CTRL_DONE) !== seq) {
+  for (;;) {
+    const done = Atomics.load(h.ctrl, CTRL_DONE);
+    if (done === seq) return true;
     if (performance.now() - started > limitMs) {
       giveUp(h, `no answer in ${Math.round(limitMs / 1000)} s`);
       return false;
     }
-    Atomics.wait(h.ctrl, CTRL_DONE, Atomics.load(h.ctrl, CTRL_DONE), 1000);
+    // sleeps only while the word still holds the value just checked (a store in between wakes it
+    // at once; re-reading the word here could miss that store and sleep the full second)
+    Atomics.wait(h.ctrl, CTRL_DONE, done, 1000);
   }
-  return true;
 }
