@@ -1,14 +1,16 @@
 // The gradient worker (a worker_threads thread with its own tfjs-wasm): holds a replica of the
 // model's shape, and on each step loads the current parameters from shared memory, computes the
 // loss and gradients of the second half of the batch, and writes them back (see data-parallel.ts).
-import { parentPort } from "node:worker_threads";
+// Between steps it sleeps in Atomics.wait on the step word; model messages are taken off the port
+// synchronously when a step names a model generation it has not seen yet.
+import { type MessagePort, parentPort, receiveMessageOnPort } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { readInto, tuneWasmKernels } from "./backend.ts";
-import { CTRL_DONE, CTRL_FAILED, type ModelMessage, type StepMessage } from "./data-parallel.ts";
+import { CTRL_DONE, CTRL_FAILED, CTRL_MODEL, CTRL_ROWS, CTRL_STEP, type ModelMessage } from "./data-parallel.ts";
 import { createGPT, type GPT } from "./gpt.ts";
 
-const port = parentPort;
+const port = parentPort as MessagePort | null;
 if (!port) throw new Error("grad-worker.ts runs only as a worker thread");
 const { ctrl } = (await new Promise((resolve) => port.once("message", resolve))) as { ctrl: Int32Array };
 
@@ -20,18 +22,26 @@ const finish = (seq: number, failed: boolean) => {
 
 let model: GPT | null = null;
 let buffers: ModelMessage | null = null;
+let ready = false;
 try {
   if (!(await tf.setBackend("wasm"))) throw new Error("wasm backend failed to start");
   await tf.ready();
   tuneWasmKernels(); // as initBackend does on the main thread
-  finish(0, false); // ready
+  ready = true;
 } catch (error) {
   console.error(`gradient worker: ${(error as Error).message}`);
   finish(-1, true);
 }
 
-port.on("message", (msg: ModelMessage | StepMessage) => {
-  if (msg.type === "model") {
+/** Take model messages off the port until the one of `generation` has been applied. */
+function loadModel(generation: number): void {
+  while ((buffers?.generation ?? 0) < generation) {
+    const received = receiveMessageOnPort(port as MessagePort);
+    if (!received) {
+      Atomics.wait(ctrl, CTRL_STEP, Atomics.load(ctrl, CTRL_STEP), 1); // posted, not yet delivered
+      continue;
+    }
+    const msg = received.message as ModelMessage;
     model?.dispose();
     model = null;
     buffers = msg;
@@ -40,12 +50,13 @@ port.on("message", (msg: ModelMessage | StepMessage) => {
     } catch (error) {
       console.error(`gradient worker: ${(error as Error).message}`);
     }
-    return;
   }
+}
+
+function step(batchSize: number): boolean {
   const m = model;
   const b = buffers;
-  if (!m || !b) return finish(msg.seq, true);
-  let ok = false;
+  if (!m || !b) return false;
   try {
     const vars = [...m.params.values()];
     tf.tidy(() => {
@@ -55,11 +66,11 @@ port.on("message", (msg: ModelMessage | StepMessage) => {
         at += v.size;
       }
     });
-    const n = msg.batchSize * m.config.seqLen;
+    const n = batchSize * m.config.seqLen;
     const ids = tf.tensor1d(b.ids.subarray(0, n), "int32");
     const targets = tf.tensor1d(b.ids.subarray(n, 2 * n), "int32");
     try {
-      const { value, grads } = tf.variableGrads(() => m.loss(ids, targets, msg.batchSize), vars);
+      const { value, grads } = tf.variableGrads(() => m.loss(ids, targets, batchSize), vars);
       b.loss[0] = value.dataSync()[0] as number;
       let at = 0;
       for (const v of vars) {
@@ -67,12 +78,25 @@ port.on("message", (msg: ModelMessage | StepMessage) => {
         at += v.size;
       }
       tf.dispose([value, ...Object.values(grads)]);
-      ok = true;
+      return true;
     } finally {
       tf.dispose([ids, targets]);
     }
   } catch (error) {
     console.error(`gradient worker: ${(error as Error).message}`);
+    return false;
   }
-  finish(msg.seq, !ok);
-});
+}
+
+if (ready) {
+  finish(0, false); // ready
+  // Steps until the thread is terminated (it is unref'd: it never keeps the process alive).
+  for (let last = 0; ; ) {
+    Atomics.wait(ctrl, CTRL_STEP, last);
+    const seq = Atomics.load(ctrl, CTRL_STEP);
+    if (seq === last) continue;
+    last = seq;
+    loadModel(Atomics.load(ctrl, CTRL_MODEL));
+    finish(seq, !step(Atomics.load(ctrl, CTRL_ROWS)));
+  }
+}
