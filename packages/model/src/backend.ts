@@ -68,21 +68,26 @@ export function tuneWasmKernels(): void {
  */
 function shareDataOnWasm(): void {
   for (const kernelName of [tf.Identity, tf.Cast]) {
-    const kernel = tf.getKernel(kernelName, "wasm");
-    if (!kernel) continue;
-    const copying = kernel.kernelFunc;
-    tf.unregisterKernel(kernelName, "wasm");
-    tf.registerKernel({
-      ...kernel,
-      kernelFunc: (args) => {
-        const x = args.inputs.x as tf.TensorInfo;
-        const dtype = kernelName === tf.Cast ? (args.attrs as { dtype: tf.DataType }).dtype : x.dtype;
-        if (x.dtype === "string" || dtype !== x.dtype) return copying(args);
-        (args.backend as { incRef(dataId: tf.DataId): void }).incRef(x.dataId);
-        return { dataId: x.dataId, shape: x.shape, dtype };
-      },
+    overrideWasmKernel(kernelName, (args, copying) => {
+      const x = args.inputs.x as tf.TensorInfo;
+      const dtype = kernelName === tf.Cast ? (args.attrs as { dtype: tf.DataType }).dtype : x.dtype;
+      if (x.dtype === "string" || dtype !== x.dtype) return copying(args);
+      (args.backend as { incRef(dataId: tf.DataId): void }).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype };
     });
   }
+}
+
+/** Replace this thread's wasm kernel `name`; `tuned` gets its arguments and the original kernel. */
+function overrideWasmKernel(
+  name: string,
+  tuned: (args: Parameters<tf.KernelFunc>[0], generic: tf.KernelFunc) => ReturnType<tf.KernelFunc>,
+): void {
+  const kernel = tf.getKernel(name, "wasm");
+  if (!kernel) return;
+  const generic = kernel.kernelFunc;
+  tf.unregisterKernel(name, "wasm");
+  tf.registerKernel({ ...kernel, kernelFunc: (args) => tuned(args, generic) });
 }
 
 /**
@@ -109,28 +114,21 @@ interface WasmHeap {
  * input rows at a time fill runs of eight consecutive outputs: ~13× faster, the same bits.
  */
 function transposeMatricesInJs(): void {
-  const kernel = tf.getKernel(tf.Transpose, "wasm");
-  if (!kernel) return;
-  const generic = kernel.kernelFunc;
-  tf.unregisterKernel(tf.Transpose, "wasm");
-  tf.registerKernel({
-    ...kernel,
-    kernelFunc: (args) => {
-      const x = args.inputs.x as tf.TensorInfo;
-      const perm = (args.attrs as unknown as tf.TransposeAttrs).perm;
-      const dims = x.shape.map((size, axis) => ({ size, axis })).filter((d) => d.size !== 1);
-      // a matrix whose two non-trivial axes swap places; everything else keeps the generic kernel
-      const swaps = dims.length === 2 && perm.indexOf(dims[0]?.axis as number) > perm.indexOf(dims[1]?.axis as number);
-      if (x.dtype !== "float32" || !swaps) return generic(args);
-      const heap = args.backend as unknown as WasmHeap;
-      const [r, c] = [dims[0]?.size as number, dims[1]?.size as number];
-      const out = heap.makeOutput(
-        perm.map((axis) => x.shape[axis] as number),
-        "float32",
-      ); // [c, r] up to size-1 axes
-      transposeInto(heap.typedArrayFromHeap(out), heap.typedArrayFromHeap(x), r, c);
-      return out;
-    },
+  overrideWasmKernel(tf.Transpose, (args, generic) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    const perm = (args.attrs as unknown as tf.TransposeAttrs).perm;
+    const dims = x.shape.map((size, axis) => ({ size, axis })).filter((d) => d.size !== 1);
+    // a matrix whose two non-trivial axes swap places; everything else keeps the generic kernel
+    const swaps = dims.length === 2 && perm.indexOf(dims[0]?.axis as number) > perm.indexOf(dims[1]?.axis as number);
+    if (x.dtype !== "float32" || !swaps) return generic(args);
+    const heap = args.backend as unknown as WasmHeap;
+    const [r, c] = [dims[0]?.size as number, dims[1]?.size as number];
+    const out = heap.makeOutput(
+      perm.map((axis) => x.shape[axis] as number),
+      "float32",
+    ); // [c, r] up to size-1 axes
+    transposeInto(heap.typedArrayFromHeap(out), heap.typedArrayFromHeap(x), r, c);
+    return out;
   });
 }
 
@@ -140,35 +138,28 @@ function transposeMatricesInJs(): void {
  * reduced axes are innermost (~1.3 ms for [1024, 128] with its Transpose); same order of additions.
  */
 function sumLeadingAxesInJs(): void {
-  const kernel = tf.getKernel(tf.Sum, "wasm");
-  if (!kernel) return;
-  const generic = kernel.kernelFunc;
-  tf.unregisterKernel(tf.Sum, "wasm");
-  tf.registerKernel({
-    ...kernel,
-    kernelFunc: (args) => {
-      const x = args.inputs.x as tf.TensorInfo;
-      const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs;
-      const rank = x.shape.length;
-      const axes = [...new Set((Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a)))].sort();
-      const leading = axes.length > 0 && axes.length < rank && axes.every((a, k) => a === k);
-      if (x.dtype !== "float32" || !leading) return generic(args);
-      const heap = args.backend as unknown as WasmHeap;
-      const inner = x.shape.slice(axes.length);
-      const out = heap.makeOutput(keepDims ? [...axes.map(() => 1), ...inner] : inner, "float32");
-      const dst = heap.typedArrayFromHeap(out);
-      const src = heap.typedArrayFromHeap(x);
-      const c = dst.length;
-      dst.fill(0);
-      for (let at = 0; at < src.length; at += c)
-        for (let j = 0; j < c; j++) dst[j] = (dst[j] as number) + (src[at + j] as number);
-      return out;
-    },
+  overrideWasmKernel(tf.Sum, (args, generic) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs;
+    const rank = x.shape.length;
+    const axes = [...new Set((Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a)))].sort();
+    const leading = axes.length > 0 && axes.length < rank && axes.every((a, k) => a === k);
+    if (x.dtype !== "float32" || !leading) return generic(args);
+    const heap = args.backend as unknown as WasmHeap;
+    const inner = x.shape.slice(axes.length);
+    const out = heap.makeOutput(keepDims ? [...axes.map(() => 1), ...inner] : inner, "float32");
+    const dst = heap.typedArrayFromHeap(out);
+    const src = heap.typedArrayFromHeap(x);
+    const c = dst.length;
+    dst.fill(0);
+    for (let at = 0; at < src.length; at += c)
+      for (let j = 0; j < c; j++) dst[j] = (dst[j] as number) + (src[at + j] as number);
+    return out;
   });
 }
 
 /** dst[j·r + i] = src[i·c + j] for an [r, c] row-major src. */
-export function transposeInto(dst: Float32Array, src: Float32Array, r: number, c: number): Float32Array {
+function transposeInto(dst: Float32Array, src: Float32Array, r: number, c: number): Float32Array {
   let i = 0;
   for (; i + 8 <= r; i += 8) {
     for (let j = 0, s = i * c; j < c; j++, s++) {
