@@ -1,7 +1,8 @@
 // Trainer throughput: tokens/s of one training step (forward + backward + AdamW) of the μP GPT
 // on the default tfjs backend, for the two configs ENVIRONMENT.md measured, and — when PyTorch is
 // importable — the reference torch script on the same configs (2 threads, OpenBLAS as train.py sets it)
-// and the ratio tfjs/torch. Synthetic uniform tokens, byte vocab 256 (speed does not depend on data).
+// and the ratio tfjs/torch (the median over alternating rounds, see ROUNDS). Synthetic uniform
+// tokens, byte vocab 256 (speed does not depend on data).
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -27,7 +28,13 @@ const CONFIGS: BenchConfig[] = [
 ];
 const VOCAB = 256;
 const WARM_STEPS = 3;
-const TIMED_SECONDS = 8; // time at least this long (and at least 5 steps)
+const TIMED_SECONDS = 4; // time at least this long (and at least 5 steps) per round
+/**
+ * tfjs and the reference alternate this many times per config, and the figures are the medians:
+ * this machine's speed drifts by ±20% within a minute, so a single tfjs-then-torch pair could put
+ * the two on differently fast minutes.
+ */
+const ROUNDS = 3;
 const TORCH_SCRIPT = join(import.meta.dirname, "../../shared/reference/torch-gpt-bench.py");
 
 /** SwiGLU hidden width as in the reference scripts: 8d/3 rounded up to a multiple of 32. */
@@ -124,15 +131,24 @@ export async function run(): Promise<Record<string, unknown>> {
   // Other processes on this 2-core machine distort the numbers: record the load they ran under.
   const results: Record<string, unknown> = { backend, loadAverage1mBefore: loadavg()[0] };
   const openblas = torchReferenceEnv();
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] as number;
   for (const c of CONFIGS) {
-    const tfjs = tfjsTokensPerSecond(c);
-    const torch = openblas ? torchTokensPerSecond(c, openblas) : null;
+    const rounds = Array.from({ length: ROUNDS }, () => {
+      const tfjs = tfjsTokensPerSecond(c);
+      const torch = openblas ? torchTokensPerSecond(c, openblas) : null;
+      return { tfjs, torch, ratio: torch ? tfjs.tokensPerSecond / torch : null };
+    });
+    const tfjs = median(rounds.map((r) => r.tfjs.tokensPerSecond));
+    const torch = openblas ? median(rounds.map((r) => r.torch as number)) : null;
+    const ratios = rounds.flatMap((r) => (r.ratio === null ? [] : [+r.ratio.toFixed(3)]));
     results[c.name] = {
-      tfjsTokensPerSecond: Math.round(tfjs.tokensPerSecond),
-      tfjsMsPerStep: +tfjs.msPerStep.toFixed(1),
-      timedSteps: tfjs.steps,
-      torchTokensPerSecond: torch,
-      ratioTfjsOverTorch: torch ? +(tfjs.tokensPerSecond / torch).toFixed(3) : null,
+      tfjsTokensPerSecond: Math.round(tfjs),
+      tfjsMsPerStep: +((1000 * c.batchSize * c.seqLen) / tfjs).toFixed(1),
+      timedSteps: rounds.reduce((n, r) => n + r.tfjs.steps, 0),
+      torchTokensPerSecond: torch === null ? null : Math.round(torch),
+      // the median of the rounds' ratios (each tfjs round beside the torch run that follows it)
+      ratioTfjsOverTorch: ratios.length ? median(ratios) : null,
+      roundRatios: ratios.length ? ratios : undefined,
       note: torch ? undefined : `${PYTHON}: torch not importable here: no torch reference measured`,
     };
   }
