@@ -16,7 +16,7 @@
 // recent mean time a trial holds its slot, between 1 and `maxPrefetch` (`min(slots, maxPrefetch)`
 // until a trial has finished). Short trials get a deep prefetch, so claims and results travel in
 // larger group commits (measured on 2 cores: 4 slots with 0 ms trials went from 750–1,220 to
-// 1,089–1,703 trials/s with up to 16 ahead instead of 4); long trials get one job ahead, never a
+// 1,089–1,793 trials/s with up to 16 ahead instead of 4); long trials get one job ahead, never a
 // pile that would time out.
 
 /** One job's hold on a slot. */
