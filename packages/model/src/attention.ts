@@ -46,6 +46,25 @@ export function attentionOps(qkv: tf.Tensor2D, causalMask: tf.Tensor2D, shape: A
 
 type Save = (tensors: tf.Tensor[]) => void;
 
+/** dst[dstAt + r·dstStride + c] = src[srcAt + r·srcStride + c]·factor for a rows × cols block. */
+function copyBlock(
+  dst: Float32Array,
+  dstAt: number,
+  dstStride: number,
+  src: Float32Array,
+  srcAt: number,
+  srcStride: number,
+  rows: number,
+  cols: number,
+  factor: number,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const to = dstAt + r * dstStride;
+    const at = srcAt + r * srcStride;
+    for (let c = 0; c < cols; c++) dst[to + c] = (src[at + c] as number) * factor;
+  }
+}
+
 /** rows × cols block of src (row stride `stride`) at (row0, col0), times factor → out [rows, cols]. */
 function cutBlock(
   out: Float32Array,
@@ -57,11 +76,7 @@ function cutBlock(
   cols: number,
   factor: number,
 ): Float32Array {
-  for (let r = 0; r < rows; r++) {
-    const at = (row0 + r) * stride + col0;
-    const to = r * cols;
-    for (let c = 0; c < cols; c++) out[to + c] = (src[at + c] as number) * factor;
-  }
+  copyBlock(out, 0, cols, src, row0 * stride + col0, stride, rows, cols, factor);
   return out;
 }
 
@@ -82,7 +97,8 @@ function cutBlockT(
   return out;
 }
 
-/** Write block [rows, cols] into dst (row stride `stride`) at (row0, col0). */
+/** Write block [rows, cols] into dst (row stride `stride`) at (row0, col0): plain loops, where a
+ * subarray per row allocated a view object each (garbage at ~1000 rows a head). */
 function pasteBlock(
   dst: Float32Array,
   stride: number,
@@ -92,12 +108,7 @@ function pasteBlock(
   cols: number,
   block: Float32Array,
 ): void {
-  // plain loops: a subarray per row allocated a view object each (garbage at ~1000 rows a head)
-  for (let r = 0; r < rows; r++) {
-    const at = (row0 + r) * stride + col0;
-    const from = r * cols;
-    for (let c = 0; c < cols; c++) dst[at + c] = block[from + c] as number;
-  }
+  copyBlock(dst, row0 * stride + col0, stride, block, 0, cols, rows, cols, 1);
 }
 
 /**
