@@ -9,6 +9,7 @@ import { loadavg } from "node:os";
 import { join } from "node:path";
 import { createAdamW, createGPT, initBackend, trainStep } from "@powersweep/model";
 import { referenceTorchCommand } from "../packages/trainer/src/exec.ts";
+import { median } from "./lib/stats.ts";
 
 /** The Python the torch trainer uses (Debian's python3-torch lives under /usr/bin), and its script. */
 const [PYTHON, TRAIN_PY] = referenceTorchCommand() as [string, string];
@@ -131,7 +132,6 @@ export async function run(): Promise<Record<string, unknown>> {
   // Other processes on this 2-core machine distort the numbers: record the load they ran under.
   const results: Record<string, unknown> = { backend, loadAverage1mBefore: loadavg()[0] };
   const openblas = torchReferenceEnv();
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] as number;
   for (const c of CONFIGS) {
     const rounds = Array.from({ length: ROUNDS }, () => {
       const tfjs = tfjsTokensPerSecond(c);

@@ -40,6 +40,7 @@ import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } from "@powersweep/runtime";
 import { Worker } from "bullmq";
 import pg from "pg";
 import { startWorker } from "../apps/worker/src/index.ts";
+import { median } from "./lib/stats.ts";
 import { throwawayDatabase } from "./lib/throwaway-db.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -47,11 +48,6 @@ const TRIALS = Number(process.env.BENCH_WORKER_TRIALS ?? 4000);
 const WARMUP = Number(process.env.BENCH_WORKER_WARMUP ?? 4000);
 const LATENCY_SAMPLES = 200;
 const SLOTS = 4;
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s[Math.floor((s.length - 1) / 2)] as number) : Number.NaN;
-};
 
 const CONFIG = {
   model: { name: "sleep", dModel: 16, nLayers: 1, nHeads: 1, dHead: 16, mlpHidden: 32, baseWidth: 16 },
