@@ -1,3 +1,3 @@
-export * from "./sweep.ts";
 export * from "./status.ts";
+export * from "./sweep.ts";
 export * from "./trial.ts";

@@ -6,7 +6,12 @@ import { type Static, Type } from "@sinclair/typebox";
 export const TRIAL_STATUSES = ["queued", "running", "succeeded", "failed", "diverged", "cancelled"] as const;
 export type TrialStatus = (typeof TRIAL_STATUSES)[number];
 /** A trial in one of these states has its final outcome recorded. */
-export const TERMINAL_TRIAL_STATUSES = ["succeeded", "failed", "diverged", "cancelled"] as const satisfies readonly TrialStatus[];
+export const TERMINAL_TRIAL_STATUSES = [
+  "succeeded",
+  "failed",
+  "diverged",
+  "cancelled",
+] as const satisfies readonly TrialStatus[];
 /** Outcomes the fitter reads: a diverged run is evidence of where η is too large. */
 export const FITTED_TRIAL_STATUSES = ["succeeded", "diverged"] as const satisfies readonly TrialStatus[];
 
