@@ -347,7 +347,8 @@ export function parseText(text: string, contentType: string): ParseResult<Source
         errors: doc.errors.map((e) => ({
           path: "",
           message: `invalid YAML: ${e.message.split("\n")[0]}`,
-          ...(e.linePos?.[0] ? { line: e.linePos[0].line } : {}),
+          // prettyErrors is off (its messages quote the source), so the line comes from the offset.
+          line: lineCounter.linePos(e.pos[0]).line,
         })),
       };
     }
@@ -428,7 +429,7 @@ export function schemaErrors(schema: TSchema, value: unknown, prefix = "", limit
         .map((v) =>
           v.type === "array"
             ? "a list"
-            : (v.properties?.kind?.const ?? v.properties?.type?.const ?? Object.keys(v.properties ?? {})[0]),
+            : (v.const ?? v.properties?.kind?.const ?? v.properties?.type?.const ?? Object.keys(v.properties ?? {})[0]),
         )
         .map((k) => (k === "a list" ? k : `"${k}"`));
       const which = path === "" ? "kind" : "value";

@@ -37,6 +37,29 @@ describe("parseSweepDocument", () => {
     );
   });
 
+  test("a typo in an enum field spells out the allowed values", () => {
+    const r = parseSweepDocument(
+      yamlDoc.replace("decayShape: one-minus-sqrt", "decayShape: one-minus-sqr"),
+      "application/yaml",
+    );
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors).toEqual([
+      {
+        path: "/schedule/decayShape",
+        line: 12,
+        message: 'value must be one of "exponential", "linear", "cosine", "one-minus-sqrt"',
+      },
+    ]);
+  });
+
+  test("a YAML indentation error names its line", () => {
+    const r = parseSweepDocument(yamlDoc.replace("\n  batchSize", "\n    batchSize"), "application/yaml");
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors[0]).toMatchObject({ line: 8, message: expect.stringContaining("invalid YAML") });
+  });
+
   test("YAML alias bombs are stopped", () => {
     const bomb = ["a: &a [x, x, x, x, x, x, x, x, x, x]"];
     for (let i = 1; i < 8; i++)
