@@ -16,7 +16,7 @@ import { prepareServices } from "./commands/stack.ts";
 import { demoFigures, type PlotTrial } from "./demo-plots.ts";
 import { CliError } from "./errors.ts";
 import { formatFit } from "./fit-format.ts";
-import { formatSeconds, progressLine, type SweepSummary } from "./format.ts";
+import { createEta, formatClock, progressLine, type SweepSummary } from "./format.ts";
 
 const root = join(import.meta.dirname, "..", "..", "..");
 const WORKERS = 2;
@@ -91,7 +91,7 @@ async function listenApi(config: PowersweepConfig) {
 
 export async function demo(o: { quick?: boolean; keep?: boolean; out: string }) {
   const t0 = Date.now();
-  const say = (msg: string) => console.log(`[demo ${formatSeconds((Date.now() - t0) / 1000).padStart(4)}] ${msg}`);
+  const say = (msg: string) => console.log(`[demo ${formatClock((Date.now() - t0) / 1000).padStart(5)}] ${msg}`);
   const config = demoConfig();
   const outDir = join(process.cwd(), o.out);
   mkdirSync(outDir, { recursive: true });
@@ -171,7 +171,7 @@ export async function demo(o: { quick?: boolean; keep?: boolean; out: string }) 
         "billions of tokens on a GPU fleet). The demo shows the pipeline end to end, with honest uncertainty.",
       ].join("\n"),
     );
-    say(`done in ${formatSeconds((Date.now() - t0) / 1000)}`);
+    say(`done in ${formatClock((Date.now() - t0) / 1000)}`);
 
     if (o.keep) {
       console.log(
@@ -191,15 +191,17 @@ async function follow(client: ApiClient, id: string, say: (m: string) => void): 
   const tty = process.stdout.isTTY;
   let lastPrinted = 0;
   let lastLine = "";
+  const eta = createEta();
   for (;;) {
     const s = await client.get<SweepSummary>(`/v1/sweeps/${id}`);
-    const line = progressLine(s);
+    const line = progressLine(s, eta(s, Date.now()));
+    const counts = progressLine(s);
     if (tty) process.stdout.write(`\r\x1b[2K${line}`);
-    else if (line !== lastLine && Date.now() - lastPrinted > 5000) {
+    else if (counts !== lastLine && Date.now() - lastPrinted > 5000) {
       say(line);
       lastPrinted = Date.now();
     }
-    lastLine = line;
+    lastLine = counts;
     if (s.status === "completed" || s.status === "cancelled") {
       if (tty) process.stdout.write("\n");
       else say(line);

@@ -20,6 +20,7 @@ export interface SweepSummary {
   remainingTokens?: number | null;
 }
 
+/** Outcomes first: "done" counts trained trials only (succeeded or diverged), never cancelled ones. */
 export function formatCounts(c: StatusCounts): string {
   const done = (c.succeeded ?? 0) + (c.diverged ?? 0);
   return `done ${done} running ${c.running ?? 0} queued ${c.queued ?? 0} failed ${c.failed ?? 0}${c.cancelled ? ` cancelled ${c.cancelled}` : ""}`;
@@ -31,23 +32,56 @@ export function bar(fraction: number, width = 30): string {
   return `[${"#".repeat(full)}${"-".repeat(width - full)}]`;
 }
 
-export function formatSeconds(s: number): string {
-  if (!Number.isFinite(s) || s < 0) return "?";
-  if (s < 90) return `${Math.round(s)}s`;
-  if (s < 5400) return `${Math.round(s / 60)}m`;
-  return `${(s / 3600).toFixed(1)}h`;
+/** Elapsed or remaining time at a fixed width that moves every second: "0:07", "12:34", "1:02:03". */
+export function formatClock(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return "–:––";
+  const s = Math.round(seconds);
+  const two = (n: number) => String(n).padStart(2, "0");
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h ? `${h}:${two(m)}:${two(s % 60)}` : `${m}:${two(s % 60)}`;
 }
 
-/** One progress line: bar, counts, and an ETA from measured tokens/s when the API reports it. */
-export function progressLine(s: SweepSummary): string {
+/**
+ * A steady ETA: the remaining tokens over an exponentially smoothed training speed (time constant
+ * `tauSeconds`). The speed the API reports is that of the trials running at that instant, which
+ * jumps as trials start and finish; the smoothed speed does not, so the ETA counts down instead
+ * of jumping 5m → 3m → 2m → 90 s → 2m.
+ */
+export function createEta(tauSeconds = 30) {
+  let speed: number | undefined;
+  let lastMs: number | undefined;
+  let samples = 0;
+  return (s: Pick<SweepSummary, "tokensPerSecond" | "remainingTokens">, nowMs: number): number | undefined => {
+    const measured = s.tokensPerSecond;
+    if (measured && measured > 0) {
+      samples++;
+      if (speed === undefined || lastMs === undefined) speed = measured;
+      else {
+        // The plain mean of the samples so far until there are enough for the time constant
+        // (an EMA started from one sample would carry that sample's error for τ seconds).
+        const w = Math.max(1 / samples, 1 - Math.exp(-Math.max(0, nowMs - lastMs) / 1000 / tauSeconds));
+        speed += w * (measured - speed);
+      }
+      lastMs = nowMs;
+    }
+    if (s.remainingTokens == null || speed === undefined) return undefined;
+    return s.remainingTokens / speed;
+  };
+}
+
+/**
+ * One progress line: a bar of finished trials, "done" counting only trained ones (a cancelled sweep
+ * reads "17/36 done … cancelled 19", never "36/36"), and an ETA when one is given.
+ */
+export function progressLine(s: SweepSummary, etaSeconds?: number): string {
   const c = s.counts ?? {};
   const finished = (c.succeeded ?? 0) + (c.diverged ?? 0) + (c.failed ?? 0) + (c.cancelled ?? 0);
+  const done = (c.succeeded ?? 0) + (c.diverged ?? 0);
   const total = s.trialCount || 1;
-  const eta =
-    s.tokensPerSecond && s.remainingTokens != null && s.tokensPerSecond > 0
-      ? `  ETA ${formatSeconds(s.remainingTokens / s.tokensPerSecond)}`
-      : "";
-  return `${bar(finished / total)} ${finished}/${s.trialCount}  ${formatCounts(c)}${eta}`;
+  const left = finished < s.trialCount && etaSeconds !== undefined ? `  ETA ${formatClock(etaSeconds)}` : "";
+  const rest = `running ${c.running ?? 0} queued ${c.queued ?? 0} failed ${c.failed ?? 0}${c.cancelled ? ` cancelled ${c.cancelled}` : ""}`;
+  return `${bar(finished / total)} ${done}/${s.trialCount} done  ${rest}${left}`;
 }
 
 export function renderTable(rows: Array<Record<string, string>>): string {

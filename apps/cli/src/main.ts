@@ -11,6 +11,12 @@ const program = new Command("powersweep")
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
+// `powersweep trials … | head`: a closed pipe ends the output, not in a stack trace.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(0);
+  throw err;
+});
+
 const globals = () => program.opts<{ server: string; token?: string }>();
 
 // --- processes ------------------------------------------------------------------------------
@@ -81,7 +87,9 @@ token.command("revoke <name>").action(async (name) => (await import("./commands/
 program
   .command("submit <file>")
   .description("validate and submit a sweep document (YAML or JSON)")
-  .option("--dry-run", "show the expansion without creating anything")
+  .option("--dry-run", "expand here and list the trials; nothing is sent (no server needed)")
+  .option("--limit <n>", "dry run: trials to list", "10")
+  .option("--all", "dry run: list every trial")
   .option("--json", "machine-readable output")
   .action(async (file, o) => (await import("./commands/sweeps.ts")).submit(globals(), file, o));
 program
@@ -99,15 +107,18 @@ program
   .command("trials <id>")
   .description("the trials of a sweep")
   .option("--status <status>", "only trials with this status")
-  .option("--limit <n>", "how many", "100")
+  .option("--limit <n>", "how many (at most 1000 a page)", "100")
+  .option("--offset <n>", "skip this many (the next page starts where the last one ended)", "0")
   .option("--json", "machine-readable output")
   .action(async (id, o) => (await import("./commands/sweeps.ts")).trials(globals(), id, o));
 program
   .command("cancel <id>")
+  .description("stop a sweep: queued trials are cancelled, running ones stop at their next heartbeat")
   .option("--json", "machine-readable output")
   .action(async (id, o) => (await import("./commands/sweeps.ts")).action(globals(), id, "cancel", o));
 program
   .command("retry <id>")
+  .description("queue a sweep's failed trials again (new attempts; finished results are kept)")
   .option("--json", "machine-readable output")
   .action(async (id, o) => (await import("./commands/sweeps.ts")).action(globals(), id, "retry", o));
 program
@@ -164,7 +175,8 @@ program
 program
   .command("train")
   .description("run one trial in-process (no queue, no database)")
-  .requiredOption("--config <file>", "trial config JSON (or a sweep file's first trial)")
+  .requiredOption("--config <file>", "a trial config (YAML or JSON, docs/documents.md) or a sweep document")
+  .option("--trial <n>", "with a sweep document: which of its trials (0-based, as `submit --dry-run` lists them)")
   .option("--trainer <name>", "trainer backend", "tfjs")
   .option("--json", "JSON lines output")
   .action(async (o) => (await import("./commands/train.ts")).train(o));

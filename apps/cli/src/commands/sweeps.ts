@@ -1,10 +1,17 @@
 // Sweep commands over the REST API: submit, status, watch, trials, cancel, retry, extend.
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
-import { type DocumentError, parseExtendDocument, parseSweepDocument } from "@powersweep/spec";
+import {
+  type DocumentError,
+  type ParseResult,
+  parseExtendDocument,
+  parseSweepDocument,
+  type SweepDocument,
+} from "@powersweep/spec";
+import { expandSweep, importedTrials, sweepSize } from "@powersweep/sweep";
 import { ApiClient, type ClientOptions } from "../client.ts";
 import { CliError, EXIT_SERVER, EXIT_USAGE } from "../errors.ts";
-import { formatCounts, progressLine, renderTable, type SweepSummary } from "../format.ts";
+import { createEta, formatCounts, progressLine, renderTable, type SweepSummary } from "../format.ts";
 
 interface JsonFlag {
   json?: boolean;
@@ -16,11 +23,11 @@ function contentTypeOf(file: string): string {
 }
 
 /** Reads a document file and validates it offline with `parse`; errors name the file, line and field. */
-function readDocumentFile(
+function readDocumentFile<T>(
   file: string,
-  parse: (text: string, contentType: string) => { ok: true } | { ok: false; errors: DocumentError[] },
+  parse: (text: string, contentType: string) => ParseResult<T>,
   what: string,
-): { text: string; contentType: string } {
+): { text: string; contentType: string; value: T } {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -36,52 +43,71 @@ function readDocumentFile(
     const lines = parsed.errors.map((e) => `  ${file}${e.line ? `:${e.line}` : ""}: ${e.path || "/"}: ${e.message}`);
     throw new CliError(`${file} is not a valid ${what}:\n${lines.join("\n")}`, EXIT_SERVER);
   }
-  return { text, contentType };
+  return { text, contentType, value: parsed.value };
 }
 
 export const readSweepFile = (file: string) => readDocumentFile(file, parseSweepDocument, "sweep document");
 
-export async function submit(g: ClientOptions, file: string, o: JsonFlag & { dryRun?: boolean }) {
-  const { text, contentType } = readSweepFile(file);
+export async function submit(
+  g: ClientOptions,
+  file: string,
+  o: JsonFlag & { dryRun?: boolean; limit?: string; all?: boolean },
+) {
+  const { text, contentType, value } = readSweepFile(file);
+  if (o.dryRun) return dryRun(value, o);
   const client = new ApiClient(g);
-  const res = await client.post<Record<string, unknown>>(
-    `/v1/sweeps${o.dryRun ? "?dryRun=true" : ""}`,
-    text,
-    contentType,
-  );
+  const res = await client.post<Record<string, unknown>>("/v1/sweeps", text, contentType);
   if (o.json) return console.log(JSON.stringify(res));
-  if (o.dryRun) {
-    console.log(`dry run: ${res.trialCount} trials would be created (nothing was written)`);
-    const first = (res.trials ?? res.firstTrials ?? []) as Array<Record<string, unknown>>;
-    if (first.length) console.log(renderTable(first.slice(0, 10).map(trialRow)));
-    return;
-  }
   console.log(`sweep ${res.id} created: ${res.trialCount} trials queued`);
   console.log(`follow it with: powersweep watch ${res.id}`);
 }
 
-function trialRow(t: Record<string, unknown>) {
+/** The trials a document expands to, computed here: expansion is pure, so a dry run needs no server. */
+export function dryRunPlan(doc: SweepDocument, limit: number) {
+  const size = sweepSize(doc);
+  const shown: Array<Record<string, unknown>> = [];
+  let trialCount = 0;
+  const trials = doc.kind === "import" ? importedTrials(doc) : expandSweep(doc);
+  for (const t of trials) {
+    if (trialCount++ < limit) shown.push(t as unknown as Record<string, unknown>);
+  }
+  return { trialCount, axes: size.description, trials: shown, truncated: trialCount > shown.length };
+}
+
+function dryRun(doc: SweepDocument, o: JsonFlag & { limit?: string; all?: boolean }) {
+  const limit = o.all ? Number.POSITIVE_INFINITY : Number(o.limit ?? 10);
+  if (!(limit >= 0)) throw new CliError(`--limit must be a number ≥ 0, got "${o.limit}"`, EXIT_USAGE);
+  const plan = dryRunPlan(doc, limit);
+  if (o.json) return console.log(JSON.stringify(plan));
+  const n = plan.trialCount.toLocaleString("en-US");
+  console.log(`dry run (checked and expanded here; nothing was sent): ${n} trials (${plan.axes})`);
+  if (plan.trials.length) console.log(renderTable(plan.trials.map(trialRow)));
+  if (plan.truncated) console.log(`showing ${plan.trials.length} of ${n} trials: --limit N or --all to see more`);
+  console.log("the server checks its own limits (trial cap, trainers the fleet offers) when you submit");
+}
+
+const fmtNumber = (v: unknown) =>
+  typeof v === "number" ? (Math.abs(v) >= 1e4 ? v.toExponential(2) : String(v)) : v == null ? "" : String(v);
+/** Learning rates and the Power scheduler's a always in one format, so a column reads down evenly. */
+const fmtRate = (v: unknown) => (typeof v === "number" ? v.toExponential(2) : "");
+
+/** A table row for a trial; a dry run's planned trials have no id, status or result columns. */
+function trialRow(t: Record<string, unknown>): Record<string, string> {
   const cfg = (t.config ?? {}) as Record<string, unknown>;
-  const fmt = (v: unknown) =>
-    typeof v === "number"
-      ? Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-2 && v !== 0)
-        ? v.toExponential(2)
-        : String(v)
-      : v == null
-        ? ""
-        : String(v);
-  return {
-    id: String(t.id ?? "").slice(0, 8),
-    model: fmt(t.model ?? (cfg.model as Record<string, unknown> | undefined)?.name),
-    tokens: fmt(t.tokens ?? cfg.tokens),
-    batchSize: fmt(t.batchSize ?? cfg.batchSize),
-    lr: fmt(t.lr),
-    a: fmt(t.powerA),
-    b: fmt(t.powerB),
-    seed: fmt(t.seed),
-    status: fmt(t.status),
-    testLoss: typeof t.testLoss === "number" ? t.testLoss.toFixed(4) : "",
-  };
+  const power = t.powerA != null;
+  const row: Record<string, string> = {};
+  if (t.id != null) row.id = String(t.id);
+  row.model = fmtNumber(t.model ?? (cfg.model as Record<string, unknown> | undefined)?.name);
+  row.tokens = fmtNumber(t.tokens ?? cfg.tokens);
+  row.batchSize = fmtNumber(t.batchSize ?? cfg.batchSize);
+  if (power) {
+    row.a = fmtRate(t.powerA);
+    row.b = fmtNumber(t.powerB);
+  } else row.lr = fmtRate(t.lr);
+  row.seed = fmtNumber(t.seed);
+  if (t.status != null) row.status = String(t.status);
+  if (t.id != null) row.testLoss = typeof t.testLoss === "number" ? t.testLoss.toFixed(4) : "";
+  return row;
 }
 
 export async function status(g: ClientOptions, id: string | undefined, o: JsonFlag) {
@@ -117,15 +143,18 @@ export async function watch(g: ClientOptions, id: string, o: JsonFlag & { interv
   const intervalMs = Math.max(0.2, Number(o.interval) || 2) * 1000;
   const tty = process.stdout.isTTY && !o.json;
   let last = "";
+  const eta = createEta();
   for (;;) {
     const s = await client.get<SweepSummary>(`/v1/sweeps/${encodeURIComponent(id)}`);
     if (o.json)
       console.log(JSON.stringify({ id: s.id, status: s.status, counts: s.counts, at: new Date().toISOString() }));
     else {
-      const line = progressLine(s);
+      const line = progressLine(s, eta(s, Date.now()));
+      // Without a terminal, print when the counts change (not each tick of the ETA).
+      const counts = progressLine(s);
       if (tty) process.stdout.write(`\r\x1b[2K${line}`);
-      else if (line !== last) console.log(line);
-      last = line;
+      else if (counts !== last) console.log(line);
+      last = counts;
     }
     if (FINISHED.has(s.status)) {
       if (tty) process.stdout.write("\n");
@@ -136,22 +165,45 @@ export async function watch(g: ClientOptions, id: string, o: JsonFlag & { interv
   }
 }
 
-export async function trials(g: ClientOptions, id: string, o: JsonFlag & { status?: string; limit: string }) {
+export async function trials(
+  g: ClientOptions,
+  id: string,
+  o: JsonFlag & { status?: string; limit: string; offset?: string },
+) {
   const client = new ApiClient(g);
-  const q = new URLSearchParams({ limit: String(Number(o.limit) || 100) });
+  const limit = Number(o.limit);
+  const offset = Number(o.offset ?? 0);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new CliError(`--limit must be a whole number ≥ 1, got "${o.limit}"`, EXIT_USAGE);
+  if (!Number.isInteger(offset) || offset < 0)
+    throw new CliError(`--offset must be a whole number ≥ 0, got "${o.offset}"`, EXIT_USAGE);
+  const q = new URLSearchParams({ limit: String(limit), offset: String(offset) });
   if (o.status) q.set("status", o.status);
-  const res = await client.get<{ items: Array<Record<string, unknown>> }>(
+  const res = await client.get<{ items: Array<Record<string, unknown>>; total?: number }>(
     `/v1/sweeps/${encodeURIComponent(id)}/trials?${q}`,
   );
   if (o.json) return console.log(JSON.stringify(res));
-  if (!res.items.length) return console.log("no trials match");
+  if (!res.items.length) return console.log(offset ? `no trials past ${offset}` : "no trials match");
   console.log(renderTable(res.items.map(trialRow)));
+  const end = offset + res.items.length;
+  if (typeof res.total === "number" && end < res.total)
+    console.log(`trials ${offset + 1}–${end} of ${res.total}: next page with --offset ${end}`);
 }
 
 export async function action(g: ClientOptions, id: string, verb: "cancel" | "retry", o: JsonFlag) {
   const res = await new ApiClient(g).post<Record<string, unknown>>(`/v1/sweeps/${encodeURIComponent(id)}/${verb}`);
   if (o.json) return console.log(JSON.stringify(res));
-  console.log(`${verb}: ${JSON.stringify(res)}`);
+  console.log(actionLine(id, verb, res));
+}
+
+/** What cancel or retry did, in words (the API answers with counts of the trials it moved). */
+export function actionLine(id: string, verb: "cancel" | "retry", res: Record<string, unknown>): string {
+  const n = (k: string) => (typeof res[k] === "number" ? (res[k] as number) : undefined);
+  const moved = n("cancelled") ?? n("requeued") ?? n("retried") ?? n("count") ?? n("trials");
+  const what = verb === "cancel" ? "cancelled" : "queued again";
+  const count = moved === undefined ? "" : `: ${moved} trial${moved === 1 ? "" : "s"} ${what}`;
+  const status = typeof res.status === "string" ? ` (sweep ${res.status})` : "";
+  return `sweep ${id} ${verb === "cancel" ? "cancelled" : "retried"}${count}${status}`;
 }
 
 export async function extend(g: ClientOptions, id: string, file: string, o: JsonFlag & { dryRun?: boolean }) {
