@@ -15,7 +15,7 @@ export const RECONCILE_INTERVAL_MS = 30_000;
 
 export async function startApi(
   config: PowersweepConfig,
-  { logger = true, auth }: { logger?: FastifyServerOptions["logger"]; auth?: boolean } = {},
+  { logger = { level: config.logLevel }, auth }: { logger?: FastifyServerOptions["logger"]; auth?: boolean } = {},
 ): Promise<{ app: FastifyInstance; close: () => Promise<void> }> {
   const db = createDb({ url: config.databaseUrl });
   const redis = createRedis({ url: config.redisUrl });

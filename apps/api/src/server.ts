@@ -53,6 +53,8 @@ export function buildServer(input: ApiDeps): FastifyInstance {
   };
   const app = Fastify({
     logger: deps.logger ?? false,
+    // A line per request floods the console (the dashboard polls); LOG_LEVEL=debug brings them back.
+    disableRequestLogging: deps.config.logLevel !== "debug" && deps.config.logLevel !== "trace",
     bodyLimit: deps.bodyLimit ?? 10 * 1024 * 1024,
     ajv: { customOptions: { strict: false } },
   });

@@ -12,6 +12,18 @@ export interface PowersweepConfig {
   maxTrialsPerSweep: number;
   /** Workers silent for longer than this show as lost. */
   workerLostAfterSeconds: number;
+  /** Log level of the processes; a line per HTTP request only at "debug" or "trace". */
+  logLevel: LogLevel;
+}
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+function logLevel(env: NodeJS.ProcessEnv): LogLevel {
+  const raw = env.LOG_LEVEL || "info";
+  if (!(LOG_LEVELS as readonly string[]).includes(raw))
+    throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got "${raw}"`);
+  return raw as LogLevel;
 }
 
 export const DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/powersweep";
@@ -35,5 +47,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PowersweepConf
     checkpointDir: env.CHECKPOINT_DIR || ".checkpoints",
     maxTrialsPerSweep: int(env, "MAX_TRIALS_PER_SWEEP", 200_000),
     workerLostAfterSeconds: int(env, "WORKER_LOST_AFTER_SECONDS", 60),
+    logLevel: logLevel(env),
   };
 }
