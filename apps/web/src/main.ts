@@ -15,6 +15,7 @@ import {
   listWorkers,
   setToken,
 } from "./api.ts";
+import { addFigureDownloads, handleDownloadClick } from "./download.ts";
 import {
   fleetPage,
   resolveSelection,
@@ -50,6 +51,7 @@ function render(html: string): void {
   if (html === lastHtml) return;
   lastHtml = html;
   main.innerHTML = html;
+  addFigureDownloads(main);
 }
 
 function setStatus(text: string, isError = false): void {
@@ -125,6 +127,7 @@ main.addEventListener("change", (ev) => {
 });
 
 main.addEventListener("click", (ev) => {
+  if (handleDownloadClick(ev.target as HTMLElement)) return;
   const row = (ev.target as HTMLElement).closest("tr[data-trial]") as HTMLElement | null;
   if (!row) return;
   selection = { ...selection, trialId: row.dataset.trial ?? null };

@@ -256,7 +256,7 @@ export function etaOptTable(fit: FitView | null): string {
       <td>${(r.etaOpt / r.batchSize).toExponential(2)}</td><td>${r.onEdge ? `<span class="flag" title="optimum on the η grid edge: extend the grid">edge</span>` : ""}</td></tr>`,
     )
     .join("");
-  return `<div class="scroll"><table class="table compact"><thead><tr><th>model</th><th>T</th><th>β</th><th>η_opt</th><th>CI</th><th>γ</th><th></th></tr></thead><tbody>${rows}</tbody></table></div>`;
+  return `<div class="scroll" tabindex="0" role="region" aria-label="η_opt per (model, T, β)"><table class="table compact"><thead><tr><th>model</th><th>T</th><th>β</th><th>η_opt</th><th>CI</th><th>γ</th><th>grid edge</th></tr></thead><tbody>${rows}</tbody></table></div>`;
 }
 
 function trialTable(rows: TrialRow[], selected: string | null): string {
@@ -271,7 +271,7 @@ function trialTable(rows: TrialRow[], selected: string | null): string {
       <td>${fmtLr(t.lr)}</td><td><span class="status ${esc(t.status)}">${esc(t.status)}</span></td><td>${fmtNum(t.testLoss)}</td><td>${fmtNum(t.testPerplexity)}</td></tr>`,
     )
     .join("");
-  return `<div class="scroll tall"><table class="table compact clickable"><thead><tr><th>T</th><th>β</th><th>η</th><th>status</th><th>test loss</th><th>ppl</th></tr></thead><tbody>${body}</tbody></table></div>`;
+  return `<div class="scroll tall" tabindex="0" role="region" aria-label="Trials"><table class="table compact clickable"><thead><tr><th>T</th><th>β</th><th>η</th><th>status</th><th>test loss</th><th>ppl</th></tr></thead><tbody>${body}</tbody></table></div>`;
 }
 
 export function fleetPage(workers: WorkerRow[], now = Date.now()): string {
