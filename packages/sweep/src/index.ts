@@ -1,1 +1,2 @@
 export * from "./expand.ts";
+export * from "./trunks.ts";
