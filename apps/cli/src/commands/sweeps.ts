@@ -4,6 +4,7 @@ import { extname } from "node:path";
 import { type DocumentError, parseExtendDocument, parseSweepDocument } from "@powersweep/spec";
 import { ApiClient, type ClientOptions } from "../client.ts";
 import { CliError, EXIT_SERVER, EXIT_USAGE } from "../errors.ts";
+import { lrText } from "../fit-format.ts";
 import { formatCounts, progressLine, renderTable, type SweepSummary } from "../format.ts";
 
 interface JsonFlag {
@@ -75,7 +76,7 @@ function trialRow(t: Record<string, unknown>) {
     model: fmt(t.model ?? (cfg.model as Record<string, unknown> | undefined)?.name),
     tokens: fmt(t.tokens ?? cfg.tokens),
     batchSize: fmt(t.batchSize ?? cfg.batchSize),
-    lr: fmt(t.lr),
+    lr: t.lr == null ? "" : lrText(t.lr as number), // one format for every lr (2.50e-3, 1.00e-2)
     a: fmt(t.powerA),
     b: fmt(t.powerB),
     seed: fmt(t.seed),
