@@ -53,7 +53,7 @@ export function formatGammaTable(fit: SweepFit): string {
 
 export function formatFit(fit: SweepFit): string {
   const parts = [
-    `η_opt per (model, T, β) — parabola in ln η over a band around the minimum; 95% CI from a parametric bootstrap with the pooled noise (argmin rows: ±1 grid step); tokens in tokens, β in sequences:`,
+    `η_opt per (model, T, β) — parabola in ln η over a band around the minimum; 95% CI from a parametric bootstrap with the pooled noise (argmin rows: neighbouring grid points and any lr within noise of the best); tokens in tokens, β in sequences:`,
     formatEtaOptTable(fit),
     ...(fit.noise
       ? [

@@ -45,7 +45,8 @@ export interface EtaOptEstimate {
    * 95% interval for η_opt, always containing etaOpt. "parametric": bootstrap of the band fit with
    * the pooled run-to-run noise, its sd redrawn from its scaled-χ² law per resample (so few degrees
    * of freedom widen it as a Student-t would); "grid": the argmin fallback's neighbouring grid
-   * points. null without any noise estimate (one seed and no band residuals anywhere).
+   * points, widened to every lr whose loss is within 2 noise sd of the best. null without any
+   * noise estimate (one seed and no band residuals anywhere) for a parabola.
    */
   ci95: [number, number] | null;
   ciMethod: "parametric" | "grid" | null;
@@ -339,9 +340,21 @@ export function estimateEtaOpt(points: EtaOptPoint[], opts: EtaOptOptions = {}):
   let ci95: [number, number] | null = null;
   let ciMethod: EtaOptEstimate["ciMethod"] = null;
   if (fit.method === "argmin" && n >= 2) {
-    // The optimum of a curve we cannot fit is only known to the grid's resolution.
+    // The optimum of a curve we cannot fit is only known to the grid's resolution: the neighbouring
+    // grid points, widened to every lr whose seed-mean loss is within 2 noise sd of the best's
+    // (those are not distinguishable from it).
     const i = curve.xs.indexOf(fit.x);
-    ci95 = [curve.lrs[Math.max(0, i - 1)] as number, curve.lrs[Math.min(n - 1, i + 1)] as number];
+    let lo = Math.max(0, i - 1);
+    let hi = Math.min(n - 1, i + 1);
+    if (noise)
+      for (let j = 0; j < n; j++) {
+        const sd = noise.sd * Math.sqrt(1 / (ws[j] as number) + 1 / (ws[i] as number));
+        if ((ys[j] as number) - (ys[i] as number) <= 2 * sd) {
+          lo = Math.min(lo, j);
+          hi = Math.max(hi, j);
+        }
+      }
+    ci95 = [curve.lrs[lo] as number, curve.lrs[hi] as number];
     ciMethod = "grid";
   } else if (fit.method === "parabola" && noise && nBoot > 0) {
     // Parametric bootstrap: band values redrawn around the fitted parabola with sd σ*/√n_i, where

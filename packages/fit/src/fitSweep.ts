@@ -155,11 +155,11 @@ export function fitSweep(rows: FitRow[], options: FitSweepOptions = {}): SweepFi
       );
     } else if (est.fallback === "vertex-above-grid-point") {
       warnings.push(
-        `${label}: loss curve not convex around its minimum: the fitted parabola's minimum is worse than the grid point lr ${est.etaOpt.toPrecision(3)} (loss ${est.lossAtOpt.toFixed(4)}); η_opt is that grid point, known to ±1 grid step`,
+        `${label}: loss curve not convex around its minimum: the fitted parabola's minimum is worse than the grid point lr ${est.etaOpt.toPrecision(3)} (loss ${est.lossAtOpt.toFixed(4)}); η_opt is that grid point, its interval the grid points within noise of it`,
       );
     } else if (est.method === "argmin") {
       warnings.push(
-        `${label}: loss curve not convex around its minimum; η_opt is the grid argmin, known to ±1 grid step`,
+        `${label}: loss curve not convex around its minimum; η_opt is the grid argmin, its interval the grid points within noise of it`,
       );
     }
   }
