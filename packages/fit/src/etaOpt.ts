@@ -2,6 +2,10 @@
 // the minimum (Porian et al. 2406.19146 interpolate loss vs log η; DeepSeek fits a near-optimal band).
 // A band of ±bandSteps grid steps (default 2, so up to 5 points) rather than a 3-point parabola
 // keeps one noisy or spurious dip from moving the vertex by whole grid steps.
+// The 95% interval is a parametric bootstrap of the band fit with the run-to-run noise pooled over
+// the sweep (seed spread and band residuals, with its degrees of freedom): a per-cell seed bootstrap
+// covered the truth 72% of the time with 2 seeds, because 2 seeds say almost nothing about the noise.
+// packages/fit/test/etaOptCoverage.test.ts holds its coverage at 1, 2, 3 and 8 seeds to ≥ 90%.
 import { mulberry32, normal, quantileSorted } from "./rng.ts";
 
 export interface EtaOptPoint {
