@@ -8,6 +8,9 @@ const sci = (v: number | null | undefined, digits = 3) =>
 const fixed = (v: number | null | undefined, digits = 4) =>
   typeof v === "number" && Number.isFinite(v) ? v.toFixed(digits) : "–";
 
+/** Learning rates everywhere in the CLI's tables: three significant digits in exponent form (2.50e-3, 1.00e-2). */
+export const lrText = (v: number | null | undefined) => sci(v, 2);
+
 export function formatLaw(law: PowerLaw | null, label = "γ = a·T^b"): string {
   if (!law) return `${label}: not fitted (needs γ at 2 or more token budgets away from the grid edges)`;
   const ci = law.ci95 ?? law.ci95Analytic;
@@ -26,11 +29,11 @@ export function formatEtaOptTable(fit: SweepFit): string {
       model: g.model,
       tokens: sci(g.tokens, 2),
       batchSize: String(g.batchSize),
-      etaOpt: sci(g.etaOpt),
-      "95% CI": g.ci95 ? `[${sci(g.ci95[0], 2)}, ${sci(g.ci95[1], 2)}]` : "–",
+      etaOpt: lrText(g.etaOpt),
+      "95% CI": g.ci95 ? `[${lrText(g.ci95[0])}, ${lrText(g.ci95[1])}]` : "–",
       lossAtOpt: fixed(g.lossAtOpt),
       curvature: fixed(g.curvature, 3),
-      method: g.method,
+      method: g.fallback ? `argmin (${g.fallback})` : g.method,
       edge: g.onEdge ? `extend ${g.extend}` : "",
     })),
   );
@@ -50,11 +53,11 @@ export function formatGammaTable(fit: SweepFit): string {
 
 export function formatFit(fit: SweepFit): string {
   const parts = [
-    `η_opt per (model, T, β) — parabola in ln η over a band around the minimum, bootstrap CI:`,
+    `η_opt per (model, T, β) — parabola in ln η over a band around the minimum; 95% CI from a parametric bootstrap with the pooled noise (argmin rows: neighbouring grid points and any lr within noise of the best); tokens in tokens, β in sequences:`,
     formatEtaOptTable(fit),
     ...(fit.noise
       ? [
-          `run-to-run noise of the test loss ≈ ${fixed(fit.noise.sd, 3)} nats (pooled ${fit.noise.source}, ${fit.noise.dof} dof); one-seed CIs use it`,
+          `run-to-run noise of the test loss ≈ ${fixed(fit.noise.sd, 3)} nats (pooled ${fit.noise.source}, ${fit.noise.dof} dof); every η_opt CI uses it`,
         ]
       : []),
     "",

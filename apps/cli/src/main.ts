@@ -144,6 +144,7 @@ program
   .option("--a <a>", "law coefficient a (offline)")
   .option("--b <b>", "law exponent b (offline)")
   .option("--eta-max <η>", "η_max clamp for the scheduler config", "0.02")
+  .option("--warmup-tokens <n>", "scheduler warmup in tokens (default: the paper's 1e9, at most 1% of --tokens)")
   .option("--json", "machine-readable output")
   .action(async (o) => {
     await (await import("./commands/fit.ts")).predict(globals(), o);
@@ -165,7 +166,7 @@ program
   .addOption(
     new Option("--decay-shape <shape>", "wsd/power decay shape")
       .choices(["exponential", "linear", "cosine", "one-minus-sqrt"])
-      .default("linear"),
+      .default("exponential"),
   )
   .option("--min-lr-ratio <r>", "cosine: final lr / peak", "0")
   .option("--points <K>", "rows to print", "21")

@@ -136,11 +136,19 @@ describe("powersweep CLI", { timeout: 180_000 }, () => {
     const out = JSON.parse(res.stdout);
     expect(out.lr).toBeCloseTo(0.0106, 4);
     expect(out.schedule).toMatchObject({ type: "power", powerA: 4.6, powerB: -0.51 });
+    expect(out.schedule.warmupTokens).toBe(2e7); // 1% of T (the paper's 1e9 tokens caps it)
+    expect(out.units).toMatchObject({ tokens: "tokens", batchSize: "sequences" });
     const text = await runCli(["predict", "--a", "4.6", "--b", "-0.51", "--tokens", "2e9", "--batch-size", "128"]);
     expect(text.stdout).toMatch(/= 0\.0106/);
+    expect(text.stdout).toMatch(/128 sequences .*2\.00e\+9 tokens/);
+    expect(text.stdout).toMatch(/warmup 2\.00e\+7 tokens, exponential decay/);
+    expect(text.stdout).toMatch(/powerA = a of the given law; the paper's Power scheduler uses a = 4/);
+    // 1e6 tokens: η = 0.50, far above η_max, and said so.
+    const small = await runCli(["predict", "--a", "4.6", "--b", "-0.51", "--tokens", "1e6", "--batch-size", "128"]);
+    expect(small.stdout).toMatch(/warning: predicted η = 0\.513 is above η_max = 0\.02/);
   });
 
-  it("prints the schedule the trainer would use, matching packages/schedules", async () => {
+  it("prints the schedule the trainer would use, matching packages/schedules (exponential decay by default)", async () => {
     const res = await runCli([
       "schedule",
       "--type",
@@ -151,8 +159,6 @@ describe("powersweep CLI", { timeout: 180_000 }, () => {
       "8",
       "--warmup-tokens",
       "1e4",
-      "--decay-shape",
-      "exponential",
       "--points",
       "11",
       "--csv",

@@ -1,9 +1,20 @@
 // CSV export of the η_opt and γ tables (one row per group), for spreadsheets and plots.
 import type { SweepFit } from "./fitSweep.ts";
 
+/**
+ * A number as the shortest decimal that round-trips at 12 significant digits: float noise such as
+ * 0.07999999999999999 (from ln/exp round trips and lr grids built by multiplication) becomes 0.08,
+ * while every digit a fit can resolve is kept.
+ */
+export function csvNumber(v: number): string {
+  if (!Number.isFinite(v)) return "";
+  return String(Number(v.toPrecision(12)));
+}
+
 const cell = (v: unknown): string => {
   if (v === null || v === undefined) return "";
-  const s = Array.isArray(v) ? v.join(";") : String(v);
+  const text = (x: unknown) => (typeof x === "number" ? csvNumber(x) : String(x));
+  const s = Array.isArray(v) ? v.map(text).join(";") : text(v);
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
 const line = (vs: unknown[]) => vs.map(cell).join(",");

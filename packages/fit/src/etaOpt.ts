@@ -2,10 +2,11 @@
 // the minimum (Porian et al. 2406.19146 interpolate loss vs log η; DeepSeek fits a near-optimal band).
 // A band of ±bandSteps grid steps (default 2, so up to 5 points) rather than a 3-point parabola
 // keeps one noisy or spurious dip from moving the vertex by whole grid steps.
+// The 95% interval is a parametric bootstrap of the band fit with the run-to-run noise pooled over
+// the sweep (seed spread and band residuals, with its degrees of freedom): a per-cell seed bootstrap
+// covered the truth 72% of the time with 2 seeds, because 2 seeds say almost nothing about the noise.
+// packages/fit/test/etaOptCoverage.test.ts holds its coverage at 1, 2, 3 and 8 seeds to ≥ 90%.
 import { mulberry32, normal, quantileSorted } from "./rng.ts";
-
-/** Above this many seeds at one lr the seed bootstrap draws the mean from its normal limit. */
-const LARGE_SEED_COUNT = 30;
 
 export interface EtaOptPoint {
   lr: number;
@@ -21,11 +22,13 @@ export interface EtaOptOptions {
   /** Bootstrap resamples for ci95 (default 200). */
   bootstrap?: number;
   /**
-   * The sd of one run's test loss, pooled over a sweep's groups (pooledLossNoise; fitSweep passes
-   * it). A group with one seed per lr then gets a parametric bootstrap with this noise instead of
-   * resampling its own 1–2 degrees of freedom of band residuals, which under-covers.
+   * The sd of one run's test loss and its degrees of freedom, pooled over a sweep's groups
+   * (pooledLossNoise; fitSweep passes both). Without it the group's own noise is used: the spread
+   * between its seeds plus its band-parabola residuals.
    */
   noiseSd?: number;
+  /** Degrees of freedom behind noiseSd (default: treat it as known, i.e. ∞). */
+  noiseDof?: number;
   /** Seed of the bootstrap PRNG (default 1). */
   seed?: number;
   /**
@@ -42,15 +45,22 @@ export interface EtaOptEstimate {
   lossAtOpt: number;
   /** d²loss/d(ln η)² at the vertex: the Time Transfer "sensitivity" (2405.05838). null on argmin fallback. */
   curvature: number | null;
-  /** Bootstrap 95% interval for η_opt; null when there is no noise estimate (1 seed, ≤3 band points, no noiseSd). */
-  ci95: [number, number] | null;
   /**
-   * "seeds" (resample seeds per lr), "pooled-noise" (band fit plus the sweep's pooled run-to-run
-   * noise, for one seed per lr), "residuals" (residual bootstrap of the band fit, when no pooled
-   * noise is given) or null.
+   * 95% interval for η_opt, always containing etaOpt. "parametric": bootstrap of the band fit with
+   * the pooled run-to-run noise, its sd redrawn from its scaled-χ² law per resample (so few degrees
+   * of freedom widen it as a Student-t would); "grid": the argmin fallback's neighbouring grid
+   * points, widened to every lr whose loss is within 2 noise sd of the best. null without any
+   * noise estimate (one seed and no band residuals anywhere) for a parabola.
    */
-  ciMethod: "seeds" | "pooled-noise" | "residuals" | null;
+  ci95: [number, number] | null;
+  ciMethod: "parametric" | "grid" | null;
   method: "parabola" | "argmin";
+  /**
+   * Why the argmin was reported instead of a parabola vertex: "non-convex" (no convex band fit
+   * with its vertex inside the band) or "vertex-above-grid-point" (the fitted minimum is worse than
+   * an observed grid point beyond noise). null for a parabola.
+   */
+  fallback: "non-convex" | "vertex-above-grid-point" | null;
   /** Grid points (distinct lrs) in the final band fit; 1 on argmin fallback without a band. */
   nPoints: number;
   /** Distinct lrs with at least one finite loss. */
@@ -220,6 +230,61 @@ function fitCurve(xs: number[], ys: number[], ws: number[], k: number, minPoints
   return best ?? fallback;
 }
 
+/** Weighted residual sum of squares of one group around its band parabola, plus its seed spread. */
+interface NoiseSums {
+  ss: number;
+  dof: number;
+  fromSeeds: boolean;
+  fromResiduals: boolean;
+}
+
+/**
+ * Sums of squares of single runs around the model "mean loss at each lr = band parabola": the
+ * spread between seeds at one lr (n − 1 degrees of freedom per lr) plus the seed-count-weighted
+ * residuals of the seed means around the band fit (m − 3). Under that model Σ/σ² is χ² with the
+ * summed degrees of freedom; a misfit of the parabola only inflates it.
+ */
+function noiseSums(curve: Curve, fit: CurveFit): NoiseSums {
+  let ss = 0;
+  let dof = 0;
+  let fromSeeds = false;
+  let fromResiduals = false;
+  curve.losses.forEach((l) => {
+    if (l.length < 2) return;
+    const m = mean(l);
+    for (const x of l) ss += (x - m) ** 2;
+    dof += l.length - 1;
+    fromSeeds = true;
+  });
+  const m = fit.hi - fit.lo + 1;
+  if (fit.fitted && m > 3) {
+    fit.fitted.forEach((f, j) => {
+      const l = curve.losses[fit.lo + j] as number[];
+      ss += l.length * (mean(l) - f) ** 2;
+    });
+    dof += m - 3;
+    fromResiduals = true;
+  }
+  return { ss, dof, fromSeeds, fromResiduals };
+}
+
+/** A χ²_dof draw: the sum of dof squared normals, or the Wilson–Hilferty cube above 50 dof. */
+function chiSquare(rand: () => number, dof: number): number {
+  if (dof > 50) {
+    const c = 2 / (9 * dof);
+    return dof * Math.max(0, 1 - c + normal(rand) * Math.sqrt(c)) ** 3;
+  }
+  let s = 0;
+  for (let i = 0; i < dof; i++) s += normal(rand) ** 2;
+  return s;
+}
+
+/** The noise sd of a group's own data with its degrees of freedom; null with none. */
+function ownNoise(curve: Curve, fit: CurveFit): { sd: number; dof: number } | null {
+  const s = noiseSums(curve, fit);
+  return s.dof >= 1 && s.ss > 0 ? { sd: Math.sqrt(s.ss / s.dof), dof: s.dof } : null;
+}
+
 /** Estimate η_opt for one (model, T, β) group. Throws RangeError when no point has a finite loss. */
 export function estimateEtaOpt(points: EtaOptPoint[], opts: EtaOptOptions = {}): EtaOptEstimate {
   const k = Math.max(1, Math.floor(opts.bandSteps ?? 2));
@@ -230,7 +295,11 @@ export function estimateEtaOpt(points: EtaOptPoint[], opts: EtaOptOptions = {}):
   if (n === 0) throw new RangeError("estimateEtaOpt: no point with a finite loss and positive lr");
   const ys = curve.losses.map(mean);
   const ws = curve.losses.map((l) => l.length);
-  const fit = fitCurve(curve.xs, ys, ws, k, minPoints);
+  let fit = fitCurve(curve.xs, ys, ws, k, minPoints);
+  const noise =
+    opts.noiseSd !== undefined && opts.noiseSd > 0
+      ? { sd: opts.noiseSd, dof: opts.noiseDof ?? Number.POSITIVE_INFINITY }
+      : ownNoise(curve, fit);
 
   // Edge detection on the seed-mean argmin.
   const iMin = argminIndex(ys);
@@ -251,54 +320,67 @@ export function estimateEtaOpt(points: EtaOptPoint[], opts: EtaOptOptions = {}):
         ? [1, 2].map((j) => Math.exp((curve.xs[n - 1] as number) + j * step))
         : [];
 
-  // Bootstrap ci95 on ln η_opt.
+  // A fitted minimum worse than an observed grid point is not the optimum. A point outside the band
+  // was never seen by the fit, so any lower loss there disqualifies the vertex; a point inside it
+  // was, and its seed mean may sit below the parabola by noise: only beyond 2 noise sd.
+  let fallback: EtaOptEstimate["fallback"] = fit.method === "argmin" && n >= 3 ? "non-convex" : null;
+  if (fit.method === "parabola") {
+    const inBand = iMin >= fit.lo && iMin <= fit.hi;
+    const tol = inBand && noise ? (2 * noise.sd) / Math.sqrt(ws[iMin] as number) : 0;
+    if ((ys[iMin] as number) < fit.y - tol) {
+      fallback = "vertex-above-grid-point";
+      fit = {
+        x: curve.xs[iMin] as number,
+        y: ys[iMin] as number,
+        curvature: null,
+        method: "argmin",
+        lo: iMin,
+        hi: iMin,
+        fitted: null,
+      };
+    }
+  }
+
   let ci95: [number, number] | null = null;
   let ciMethod: EtaOptEstimate["ciMethod"] = null;
-  const bandCounts = ws.slice(fit.lo, fit.hi + 1);
-  const m = fit.hi - fit.lo + 1;
-  if (Math.min(...bandCounts) >= 2 && n >= 2) ciMethod = "seeds";
-  else if (fit.fitted !== null && opts.noiseSd !== undefined && opts.noiseSd > 0) ciMethod = "pooled-noise";
-  else if (fit.fitted !== null && m > 3) ciMethod = "residuals";
-  if (nBoot > 0 && ciMethod !== null) {
-    const rand = mulberry32(opts.seed ?? 1);
-    const draws: number[] = [];
-    const yb = ys.slice();
-    const fitted = fit.fitted ?? [];
-    const resid =
-      ciMethod === "residuals"
-        ? fitted.map((f, j) => ((ys[fit.lo + j] as number) - f) * Math.sqrt(m / (m - 3))) // undo the shrinkage of fitted residuals
-        : [];
-    const seedSd = curve.losses.map((l, i) => {
-      let v = 0;
-      for (const x of l) v += (x - (ys[i] as number)) ** 2;
-      return Math.sqrt(v / l.length) / Math.sqrt(l.length);
-    });
-    for (let b = 0; b < nBoot; b++) {
-      if (ciMethod === "seeds") {
-        for (let i = 0; i < n; i++) {
-          const l = curve.losses[i] as number[];
-          if (l.length > LARGE_SEED_COUNT) {
-            // Many seeds: the resampled mean is normal by the CLT with the plug-in variance
-            // sd²/n, so draw it directly (keeps the cost O(resamples × lrs), not × seeds).
-            yb[i] = (ys[i] as number) + (seedSd[i] as number) * normal(rand);
-            continue;
-          }
-          let s = 0;
-          for (let j = 0; j < l.length; j++) s += l[Math.floor(rand() * l.length)] as number;
-          yb[i] = s / l.length;
+  if (fit.method === "argmin" && n >= 2) {
+    // The optimum of a curve we cannot fit is only known to the grid's resolution: the neighbouring
+    // grid points, widened to every lr whose seed-mean loss is within 2 noise sd of the best's
+    // (those are not distinguishable from it).
+    const i = curve.xs.indexOf(fit.x);
+    let lo = Math.max(0, i - 1);
+    let hi = Math.min(n - 1, i + 1);
+    if (noise)
+      for (let j = 0; j < n; j++) {
+        const sd = noise.sd * Math.sqrt(1 / (ws[j] as number) + 1 / (ws[i] as number));
+        if ((ys[j] as number) - (ys[i] as number) <= 2 * sd) {
+          lo = Math.min(lo, j);
+          hi = Math.max(hi, j);
         }
-      } else if (ciMethod === "pooled-noise") {
-        const sd = opts.noiseSd as number;
-        for (let j = 0; j < m; j++)
-          yb[fit.lo + j] = (fitted[j] as number) + (sd / Math.sqrt(ws[fit.lo + j] as number)) * normal(rand);
-      } else {
-        for (let j = 0; j < m; j++) yb[fit.lo + j] = (fitted[j] as number) + (resid[Math.floor(rand() * m)] as number);
       }
+    ci95 = [curve.lrs[lo] as number, curve.lrs[hi] as number];
+    ciMethod = "grid";
+  } else if (fit.method === "parabola" && noise && nBoot > 0) {
+    // Parametric bootstrap: band values redrawn around the fitted parabola with sd σ*/√n_i, where
+    // σ*² = σ̂²·dof/χ²_dof carries the uncertainty of σ̂ itself (a t-like tail for few dof).
+    const rand = mulberry32(opts.seed ?? 1);
+    const fitted = fit.fitted as number[];
+    const m = fit.hi - fit.lo + 1;
+    const yb = ys.slice();
+    const draws: number[] = [];
+    for (let b = 0; b < nBoot; b++) {
+      const sd = Number.isFinite(noise.dof) ? noise.sd * Math.sqrt(noise.dof / chiSquare(rand, noise.dof)) : noise.sd;
+      for (let j = 0; j < m; j++)
+        yb[fit.lo + j] = (fitted[j] as number) + (sd / Math.sqrt(ws[fit.lo + j] as number)) * normal(rand);
       draws.push(fitCurve(curve.xs, yb, ws, k, minPoints).x);
     }
-    draws.sort((a, b) => a - b);
-    ci95 = [Math.exp(quantileSorted(draws, 0.025)), Math.exp(quantileSorted(draws, 0.975))];
-  } else ciMethod = null;
+    draws.sort((p, q) => p - q);
+    ci95 = [
+      Math.exp(Math.min(fit.x, quantileSorted(draws, 0.025))),
+      Math.exp(Math.max(fit.x, quantileSorted(draws, 0.975))),
+    ];
+    ciMethod = "parametric";
+  }
 
   return {
     etaOpt: Math.exp(fit.x),
@@ -307,6 +389,7 @@ export function estimateEtaOpt(points: EtaOptPoint[], opts: EtaOptOptions = {}):
     ci95,
     ciMethod,
     method: fit.method,
+    fallback,
     nPoints: fit.method === "parabola" ? fit.hi - fit.lo + 1 : 1,
     nLrs: n,
     nSeeds: Math.max(...ws),
@@ -329,9 +412,9 @@ export interface LossNoise {
 
 /**
  * The sd of one run's test loss pooled over a sweep's (model, T, β) groups: the spread between
- * seeds at the same lr where an lr has ≥2 seeds, otherwise the residuals of the group's band
- * parabola (which also hold any misfit, so they over- rather than under-state the noise). null with
- * fewer than 3 degrees of freedom in all.
+ * seeds at the same lr plus the seed-weighted residuals of each group's band parabola (which also
+ * hold any misfit, so they over- rather than under-state the noise). null without a degree of
+ * freedom.
  */
 export function pooledLossNoise(
   groups: EtaOptPoint[][],
@@ -345,33 +428,21 @@ export function pooledLossNoise(
   let fromResiduals = false;
   for (const points of groups) {
     const curve = buildCurve(points);
-    const ys = curve.losses.map(mean);
-    if (curve.losses.some((l) => l.length >= 2)) {
-      curve.losses.forEach((l, i) => {
-        if (l.length < 2) return;
-        for (const x of l) ss += (x - (ys[i] as number)) ** 2;
-        dof += l.length - 1;
-        fromSeeds = true;
-      });
-      continue;
-    }
-    if (curve.lrs.length < 4) continue;
+    if (curve.lrs.length === 0) continue;
     const fit = fitCurve(
       curve.xs,
-      ys,
+      curve.losses.map(mean),
       curve.losses.map((l) => l.length),
       k,
       minPoints,
     );
-    const m = fit.hi - fit.lo + 1;
-    if (!fit.fitted || m <= 3) continue;
-    fit.fitted.forEach((f, j) => {
-      ss += ((ys[fit.lo + j] as number) - f) ** 2;
-    });
-    dof += m - 3;
-    fromResiduals = true;
+    const s = noiseSums(curve, fit);
+    ss += s.ss;
+    dof += s.dof;
+    fromSeeds ||= s.fromSeeds;
+    fromResiduals ||= s.fromResiduals;
   }
-  if (dof < 3) return null;
+  if (dof < 1 || !(ss > 0)) return null;
   return {
     sd: Math.sqrt(ss / dof),
     dof,

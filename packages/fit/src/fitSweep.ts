@@ -39,7 +39,7 @@ export interface SweepFit {
   law: { pooled: PowerLaw | null; perModel: Record<string, PowerLaw | null>; transfer: TransferCheck | null };
   batchSizeLaw: BatchSizeLaw;
   powerSweep: PowerSweepSummary | null;
-  /** Run-to-run noise of the test loss pooled over the groups; it sets the CI of one-seed groups. */
+  /** Run-to-run noise of the test loss pooled over the groups (seed spread and band residuals); it sets every group's η_opt interval. */
   noise: LossNoise | null;
   warnings: string[];
 }
@@ -136,6 +136,7 @@ export function fitSweep(rows: FitRow[], options: FitSweepOptions = {}): SweepFi
       seed: opts.seed + gi * 7919,
       divergedLrs: g.divergedLrs,
       noiseSd: noise?.sd,
+      noiseDof: noise?.dof,
     });
     etaOpt.push({
       model: g.model,
@@ -152,8 +153,14 @@ export function fitSweep(rows: FitRow[], options: FitSweepOptions = {}): SweepFi
           ? `${label}: optimum on the ${est.extend === "lower" ? "lowest" : "highest"} lr of the grid; extend ${est.extend} (add lr ${fmt})${opts.includeEdge ? "" : "; excluded from the law"}`
           : `${label}: only ${est.nLrs} lr value(s); cannot locate an optimum`,
       );
+    } else if (est.fallback === "vertex-above-grid-point") {
+      warnings.push(
+        `${label}: loss curve not convex around its minimum: the fitted parabola's minimum is worse than the grid point lr ${est.etaOpt.toPrecision(3)} (loss ${est.lossAtOpt.toFixed(4)}); η_opt is that grid point, its interval the grid points within noise of it`,
+      );
     } else if (est.method === "argmin") {
-      warnings.push(`${label}: loss curve not convex around its minimum; η_opt is the grid argmin`);
+      warnings.push(
+        `${label}: loss curve not convex around its minimum; η_opt is the grid argmin, its interval the grid points within noise of it`,
+      );
     }
   }
 

@@ -202,55 +202,170 @@ export function transferCheck(perModelLaws: Record<string, PowerLaw | null>): Tr
   return { agree, commonB, perModel, disagreeing, detail };
 }
 
+/** The paper's Power-scheduler constants (2408.13359 Table 3 power sweep): a = 4, b = −0.51, η_max = 0.02. */
+export const PAPER_POWER_SCHEDULER = { powerA: 4, powerB: -0.51, etaMax: 0.02 } as const;
+/** The paper's warmup for every run (Table 2): 1B tokens. */
+export const PAPER_WARMUP_TOKENS = 1e9;
+
+/** Units of every quantity a prediction reports. */
+export const PREDICTION_UNITS = {
+  tokens: "tokens",
+  batchSize: "sequences",
+  lr: "peak learning rate of a WSD run (AdamW step size before μP per-group scaling)",
+} as const;
+
 export interface LrPrediction {
+  /** η_opt = β·a·T^b (eq. 6) for a WSD run of `tokens` tokens at `batchSize` sequences per step. */
   lr: number;
-  /** 95% interval from the (ln a, b) covariance (normal approximation); null without a covariance. */
+  /**
+   * 95% interval from the (ln a, b) covariance with the law's own Student-t quantile (df = n − 2,
+   * as its ci95Analytic); null without a covariance (a law given as bare a and b).
+   */
   ci95: [number, number] | null;
   /** Standard error of ln η. */
   seLn: number | null;
+  /** Degrees of freedom of the t quantile (n − 2); null without a covariance. */
+  df: number | null;
+  /** Token budgets the law was fitted on [min, max]; null when the law does not carry them. */
+  fittedTokensRange: [number, number] | null;
+  /**
+   * How far `tokens` lies outside the fitted range, as a factor (> 1) beyond its nearer end; null
+   * inside the range or when the range is unknown.
+   */
+  extrapolationFactor: number | null;
+  /** η_max the prediction is compared with (the Power scheduler's clamp, eq. 7). */
+  etaMax: number;
+  /** lr > etaMax: a Power scheduler at this (T, β) runs clamped at η_max. */
+  aboveEtaMax: boolean;
+  units: typeof PREDICTION_UNITS;
+  /** Where a Power-scheduler config built from this law gets its powerA (powerASource). */
+  powerASource: string;
+  /** Extrapolation and clamp warnings, in words. */
+  warnings: string[];
 }
 
 /**
- * η_opt = β·a·T^b (eq. 6). var(ln η) = var(ln a) + (ln T)² var(b) + 2 ln T cov(ln a, b).
- * `law` needs a, b and optionally cov (a fitted PowerLaw, or the paper's {a: 4.6, b: -0.51}).
+ * η_opt = β·a·T^b (eq. 6). var(ln η) = var(ln a) + (ln T)² var(b) + 2 ln T cov(ln a, b); the
+ * interval uses Student-t with the law's n − 2 degrees of freedom, like the law's own interval (a
+ * normal ±1.96 is 6.5× too narrow with 3 token budgets). `law` needs a, b and optionally cov, n and
+ * residuals (a fitted PowerLaw, or the paper's {a: 4.6, b: -0.51}).
  */
 export function predictLr(args: {
   tokens: number;
   batchSize: number;
-  law: Pick<PowerLaw, "a" | "b"> & { cov?: PowerLaw["cov"] };
+  law: Pick<PowerLaw, "a" | "b"> & { cov?: PowerLaw["cov"]; n?: number; residuals?: PowerLaw["residuals"] };
+  /** η_max of the target's Power scheduler (default the paper's 0.02). */
+  etaMax?: number;
 }): LrPrediction {
   const { tokens, batchSize, law } = args;
+  const etaMax = args.etaMax ?? PAPER_POWER_SCHEDULER.etaMax;
   const lnT = Math.log(tokens);
   const lnLr = Math.log(batchSize) + Math.log(law.a) + law.b * lnT;
-  if (!law.cov) return { lr: Math.exp(lnLr), ci95: null, seLn: null };
-  const v = law.cov.varLnA + lnT * lnT * law.cov.varB + 2 * lnT * law.cov.covLnAB;
-  const se = Math.sqrt(Math.max(0, v));
-  return { lr: Math.exp(lnLr), ci95: [Math.exp(lnLr - 1.96 * se), Math.exp(lnLr + 1.96 * se)], seLn: se };
+  const lr = Math.exp(lnLr);
+  const warnings: string[] = [];
+
+  let ci95: [number, number] | null = null;
+  let seLn: number | null = null;
+  let df: number | null = null;
+  if (law.cov) {
+    const v = law.cov.varLnA + lnT * lnT * law.cov.varB + 2 * lnT * law.cov.covLnAB;
+    seLn = Math.sqrt(Math.max(0, v));
+    df = law.n !== undefined ? law.n - 2 : null;
+    // Without n the covariance's df is unknown: the normal quantile is then the optimistic bound.
+    const t = df !== null && df >= 1 ? tQuantile975(df) : 1.96;
+    if (df === null)
+      warnings.push("the law carries no point count: the interval uses the normal 1.96, too narrow for few points");
+    ci95 = [Math.exp(lnLr - t * seLn), Math.exp(lnLr + t * seLn)];
+  }
+
+  const fitted = (law.residuals ?? []).map((r) => r.tokens).filter((t) => t > 0);
+  const fittedTokensRange: [number, number] | null =
+    fitted.length > 0 ? [Math.min(...fitted), Math.max(...fitted)] : null;
+  let extrapolationFactor: number | null = null;
+  if (fittedTokensRange) {
+    const [lo, hi] = fittedTokensRange;
+    if (tokens > hi) extrapolationFactor = tokens / hi;
+    else if (tokens < lo) extrapolationFactor = lo / tokens;
+    if (extrapolationFactor !== null) {
+      const decades = Math.log10(extrapolationFactor);
+      warnings.push(
+        `extrapolating: T = ${tokens.toExponential(2)} tokens is ${extrapolationFactor < 1e3 ? extrapolationFactor.toPrecision(2) : extrapolationFactor.toExponential(1)}× (${decades.toFixed(1)} decades) ${tokens > hi ? "above the largest" : "below the smallest"} token budget of the fit (${lo.toExponential(2)}–${hi.toExponential(2)} tokens); log η_opt is known to bend at scale, so check with a short sweep near the target`,
+      );
+    }
+  }
+  const aboveEtaMax = lr > etaMax;
+  if (aboveEtaMax)
+    warnings.push(
+      `predicted η = ${lr.toPrecision(3)} is above η_max = ${etaMax}: a Power scheduler clamps at η_max (eq. 7) for the first ${powerClampTokens(law, batchSize, etaMax).toExponential(2)} tokens, and so does any stable run`,
+    );
+  return {
+    lr,
+    ci95,
+    seLn,
+    df,
+    fittedTokensRange,
+    extrapolationFactor,
+    etaMax,
+    aboveEtaMax,
+    units: PREDICTION_UNITS,
+    powerASource: powerASource(law.residuals ? "fitted" : "given"),
+    warnings,
+  };
+}
+
+/**
+ * Default warmup of a Power-scheduler run of `tokens` tokens: the paper's 1B tokens (Table 2),
+ * capped at 1% of the run so that a short run is not mostly warmup.
+ */
+export function defaultWarmupTokens(tokens: number): number {
+  return Math.round(Math.min(PAPER_WARMUP_TOKENS, 0.01 * tokens));
 }
 
 /**
  * A "power" ScheduleSpec (eq. 7/8) from a fitted law. The spec's powerA is a itself: the trainer
  * multiplies by the trial's batch size (η_power(n) = min(η_max, β·a·n^b)), so batchSize here is
  * only validated and used to report where the clamp stops binding.
+ *
+ * Where a comes from matters: the law fitted on WSD sweeps gives η_opt of a WSD run of T tokens;
+ * the paper's Power scheduler uses a = 4 chosen by a power sweep (Table 3) against 4.6 from its
+ * WSD law, and loss was insensitive to a in [3, 5]. `powerASource` says which one this is.
+ * warmupTokens defaults to defaultWarmupTokens(tokens) when `tokens` is given, else 0.
  */
 export function powerSchedulerConfig(
   law: Pick<PowerLaw, "a" | "b">,
-  opts: { batchSize: number; etaMax: number; warmupTokens: number; decayFraction: number; decayShape?: DecayShape },
+  opts: {
+    batchSize: number;
+    etaMax: number;
+    warmupTokens?: number;
+    /** Total tokens of the target run, for the default warmup. */
+    tokens?: number;
+    decayFraction: number;
+    decayShape?: DecayShape;
+  },
 ): Extract<ScheduleSpec, { type: "power" }> {
+  const warmupTokens = opts.warmupTokens ?? (opts.tokens !== undefined ? defaultWarmupTokens(opts.tokens) : 0);
   if (!(law.a > 0 && law.b < 0 && law.b >= -2)) throw new RangeError("powerSchedulerConfig: need a > 0 and -2 ≤ b < 0");
   if (!(opts.batchSize > 0 && opts.etaMax > 0))
     throw new RangeError("powerSchedulerConfig: need batchSize > 0, etaMax > 0");
-  if (!(opts.warmupTokens >= 0 && opts.decayFraction >= 0 && opts.decayFraction <= 1))
+  if (!(warmupTokens >= 0 && opts.decayFraction >= 0 && opts.decayFraction <= 1))
     throw new RangeError("powerSchedulerConfig: need warmupTokens ≥ 0 and 0 ≤ decayFraction ≤ 1");
   return {
     type: "power",
     powerA: law.a,
     powerB: law.b,
     etaMax: opts.etaMax,
-    warmupTokens: opts.warmupTokens,
+    warmupTokens,
     decayFraction: opts.decayFraction,
     decayShape: opts.decayShape ?? "exponential", // the paper's final models decay exponentially
   };
+}
+
+/** Words for where a Power-scheduler config's powerA came from. */
+export function powerASource(from: "fitted" | "paper" | "given"): string {
+  if (from === "paper")
+    return "powerA = 4: the paper's Power-scheduler value from its power sweep (2408.13359 Table 3)";
+  const what = from === "fitted" ? "the fitted WSD law γ = a·T^b" : "the given law";
+  return `powerA = a of ${what}; the paper's Power scheduler uses a = 4 from a power sweep against a = 4.6 from its WSD law (loss insensitive to a in [3, 5]); a power sweep (kind: power) tunes it`;
 }
 
 /** Tokens after which β·a·n^b drops below η_max (eq. 7): n* = (η_max / (β a))^(1/b). */

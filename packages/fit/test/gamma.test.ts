@@ -10,6 +10,7 @@ const group = (batchSize: number, etaOpt: number, lossAtOpt: number, onEdge = fa
   curvature: 0.2,
   ci95: null,
   ciMethod: null,
+  fallback: null,
   method: "parabola",
   nPoints: 5,
   nLrs: 12,

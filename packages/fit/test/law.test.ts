@@ -33,6 +33,56 @@ describe("predictLr (eq. 6) with the paper's law γ = 4.6·T^−0.51", () => {
   });
 });
 
+describe("predictLr: intervals, extrapolation, clamp, units", () => {
+  // A law fitted on 3 token budgets (the demo's case): df = 1.
+  const pts = [1e5, 3e5, 1e6].map((tokens, i) => ({
+    tokens,
+    gamma: 3 * tokens ** -0.48 * Math.exp(0.1 * (i - 1) ** 2),
+  }));
+  const law = fitPowerLaw(pts, { bootstrap: 0 });
+
+  it("uses the law's Student-t quantile, so at T = 1, β = 1 it is the law's own interval on a", () => {
+    const p = predictLr({ tokens: 1, batchSize: 1, law });
+    expect(p.df).toBe(1);
+    const [lo, hi] = (law.ci95Analytic as NonNullable<typeof law.ci95Analytic>).a;
+    expect((p.ci95 as [number, number])[0]).toBeCloseTo(lo, 10);
+    expect((p.ci95 as [number, number])[1]).toBeCloseTo(hi, 10);
+    // t_{1, 0.975} = 12.706, not the normal 1.96: 6.5× wider in log space.
+    const q = predictLr({ tokens: 3e5, batchSize: 8, law });
+    expect(Math.log((q.ci95 as [number, number])[1] / q.lr)).toBeCloseTo(12.706 * (q.seLn as number), 10);
+  });
+
+  it("warns when extrapolating, with the factor past the data", () => {
+    const inside = predictLr({ tokens: 5e5, batchSize: 8, law });
+    expect(inside.extrapolationFactor).toBeNull();
+    expect(inside.fittedTokensRange).toEqual([1e5, 1e6]);
+    const far = predictLr({ tokens: 1e13, batchSize: 8, law });
+    expect(far.extrapolationFactor).toBeCloseTo(1e7, 0);
+    expect(far.warnings.join("\n")).toMatch(/extrapolating: T = 1\.00e\+13 tokens is 1\.0e\+7× \(7\.0 decades\) above/);
+    expect(predictLr({ tokens: 1e4, batchSize: 8, law }).warnings.join("\n")).toMatch(/10× \(1\.0 decades\) below/);
+  });
+
+  it("states when the predicted η is above η_max, and gives units", () => {
+    const p = predictLr({ tokens: 1e6, batchSize: 128, law: { a: 4.6, b: -0.51 } });
+    expect(p.lr).toBeGreaterThan(0.02);
+    expect(p.aboveEtaMax).toBe(true);
+    expect(p.warnings.join("\n")).toMatch(/above η_max = 0\.02/);
+    expect(p.units).toMatchObject({ tokens: "tokens", batchSize: "sequences" });
+    expect(predictLr({ tokens: 2e9, batchSize: 128, law: { a: 4.6, b: -0.51 } }).aboveEtaMax).toBe(false);
+  });
+
+  it("gives the Power-scheduler config a warmup and says where its a comes from", () => {
+    expect(
+      powerSchedulerConfig(law, { batchSize: 8, etaMax: 0.02, tokens: 1e12, decayFraction: 0.1 }).warmupTokens,
+    ).toBe(1e9);
+    expect(
+      powerSchedulerConfig(law, { batchSize: 8, etaMax: 0.02, tokens: 1e6, decayFraction: 0.1 }).warmupTokens,
+    ).toBe(1e4);
+    expect(predictLr({ tokens: 1e6, batchSize: 8, law }).powerASource).toMatch(/fitted WSD law.*a = 4/);
+    expect(predictLr({ tokens: 1e6, batchSize: 8, law: { a: 4, b: -0.51 } }).powerASource).toMatch(/given law/);
+  });
+});
+
 describe("fitPowerLaw (eq. 4)", () => {
   it("returns a and b to 1e-6 from exact points of the law", () => {
     const law = fitPowerLaw(PAPER_TOKENS.map((tokens) => ({ tokens, gamma: 4.6 * tokens ** -0.51 })));

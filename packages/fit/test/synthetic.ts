@@ -63,3 +63,63 @@ export function synthSweep(o: SynthOptions): FitRow[] {
       }
   return rows;
 }
+
+export interface SynthEtaCellsOptions {
+  /** γ = a·T^b truth (default a = 3.0, b = −0.48). */
+  a?: number;
+  b?: number;
+  /** Token budgets (default 4 over two decades: 1e6·10^(2j/3)). */
+  tokens?: number[];
+  /** Batch sizes in sequences (default 8, 16, 32, 64). */
+  batchSizes?: number[];
+  /** lrs per cell (default 9, factors of 2). */
+  nLrs?: number;
+  seeds?: number;
+  /** Run-to-run noise sd of the test loss (default 0.02 nats). */
+  sigma?: number;
+  /** Curvature k of loss = L0 + k·(ln η − ln η*)² (default 0.1). */
+  curvature?: number;
+  rngSeed?: number;
+}
+
+/**
+ * The η_opt coverage setting: loss = L0 + k·(ln η − ln η*)² + N(0, σ²), η* = β·a·T^b (eq. 6),
+ * on a per-cell grid of nLrs lrs in factors of 2 placed at a random offset (uniform over ±1.5
+ * grid steps) around η*, as a sweep centred on a guessed law would be. Returns rows with their
+ * cell's truth.
+ */
+export function synthEtaCells(o: SynthEtaCellsOptions = {}): { rows: FitRow[]; etaStar: Map<string, number> } {
+  const rand = mulberry32(o.rngSeed ?? 1);
+  const a = o.a ?? 3.0;
+  const b = o.b ?? -0.48;
+  const tokens = o.tokens ?? [0, 1, 2, 3].map((j) => 1e6 * 10 ** ((2 * j) / 3));
+  const batchSizes = o.batchSizes ?? [8, 16, 32, 64];
+  const nLrs = o.nLrs ?? 9;
+  const seeds = o.seeds ?? 1;
+  const sigma = o.sigma ?? 0.02;
+  const k = o.curvature ?? 0.1;
+  const rows: FitRow[] = [];
+  const etaStar = new Map<string, number>();
+  for (const T of tokens)
+    for (const beta of batchSizes) {
+      const star = beta * a * T ** b;
+      etaStar.set(`${T}/${beta}`, star);
+      const l0 = 2 + 20 * T ** -0.1;
+      const offset = (rand() - 0.5) * 3;
+      for (let i = 0; i < nLrs; i++) {
+        const lr = star * 2 ** (i - (nLrs - 1) / 2 + offset);
+        const u = Math.log(lr / star);
+        for (let seed = 0; seed < seeds; seed++)
+          rows.push({
+            model: "m",
+            tokens: T,
+            batchSize: beta,
+            lr,
+            seed,
+            testLoss: l0 + k * u * u + sigma * normal(rand),
+            status: "succeeded",
+          });
+      }
+    }
+  return { rows, etaStar };
+}

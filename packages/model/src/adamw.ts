@@ -1,6 +1,9 @@
 // AdamW (decoupled weight decay) with per-group learning rates. The schedule supplies η each step;
 // each group uses η·lrScale (μP: hidden matrices η/m_width, everything else η) and hidden matrices
-// also decay: p ← p·(1 − η_group·weightDecay) − η_group·m̂/(√v̂ + ε).
+// also decay: p ← p·(1 − η·weightDecay) − η_group·m̂/(√v̂ + ε).
+// The decay uses the schedule's η, not η_group: as microsoft/mup's MuAdamW (which divides a hidden
+// matrix's lr by the width multiplier and multiplies its weight_decay by it), the per-step decay
+// η·λ is independent of width, so a weight decay tuned on a proxy transfers (docs/weight-decay.md).
 import type { Optimizer } from "@powersweep/spec";
 import * as tf from "@tensorflow/tfjs";
 import { shardCount, startShard } from "./data-parallel.ts";
@@ -40,7 +43,7 @@ export function createAdamW(model: GPT, options: Optimizer): AdamW {
       tf.tidy(() => {
         for (const group of model.groups) {
           const groupLr = lr * group.lrScale;
-          const decay = group.weightDecay ? 1 - groupLr * weightDecay : 1;
+          const decay = group.weightDecay ? 1 - lr * weightDecay : 1; // = 1 − η_group·(λ/lrScale), width-independent
           for (const name of group.params) {
             const p = model.params.get(name) as tf.Variable;
             const grad = grads[p.name];

@@ -70,14 +70,18 @@ const INSERT_SQL = `
 INSERT INTO "Trial" ("id","sweepId","key","config","model","dModel","tokens","batchSize","lr","powerA","powerB","seed",
   "status","trainLoss","testLoss","testPerplexity","finishedAt","updatedAt")
 SELECT gen_random_uuid(), $2::uuid, x.key, x.config, x.model, x."dModel", x.tokens, x."batchSize", x.lr, x."powerA", x."powerB", x.seed,
-  $3::text::"TrialStatus", x."trainLoss", x."testLoss", x."testPerplexity",
-  CASE WHEN $3::text = 'succeeded' THEN now() END, now()
+  COALESCE(x.status, $3::text)::"TrialStatus", x."trainLoss", x."testLoss", x."testPerplexity",
+  CASE WHEN COALESCE(x.status, $3::text) <> 'queued' THEN now() END, now()
 FROM jsonb_to_recordset($1::jsonb) AS x(key text, config jsonb, model text, "dModel" int, tokens float8, "batchSize" int,
-  lr float8, "powerA" float8, "powerB" float8, seed int, "trainLoss" float8, "testLoss" float8, "testPerplexity" float8)
+  lr float8, "powerA" float8, "powerB" float8, seed int, "trainLoss" float8, "testLoss" float8, "testPerplexity" float8,
+  status text)
 ON CONFLICT ("sweepId","key") DO NOTHING
 RETURNING id`;
 
-/** Inserts trials of one sweep (one multi-row statement); returns the ids of rows that were new. */
+/**
+ * Inserts trials of one sweep (one multi-row statement); returns the ids of rows that were new. An
+ * imported trial's own status (succeeded, diverged, failed) wins over `status`.
+ */
 async function insertTrials(
   sql: SqlClient,
   sweepId: string,

@@ -2,6 +2,7 @@
 // Inputs are plain data (not packages/fit's types) so any caller can draw them.
 
 import { formatTick } from "./scale.ts";
+import { colorAt } from "./svg.ts";
 import { type ChartOptions, type XyMarker, type XySeries, xyChart } from "./xy.ts";
 
 // ---------- Fig. 2 / Fig. 3: test loss vs η ----------
@@ -16,11 +17,42 @@ export interface LossVsLrSeries {
   lossAtOpt?: number | null;
   /** η_opt sits on the grid edge: flagged in the legend. */
   onEdge?: boolean;
+  /**
+   * The fitted parabola loss = lossAtOpt + (curvature/2)·(ln η − ln η_opt)², drawn dashed over
+   * ±halfWidthLn around η_opt (the band it was fitted on). Needs etaOpt and lossAtOpt.
+   */
+  parabola?: { curvature: number; halfWidthLn: number } | null;
 }
 
 export function lossVsLrChart(series: LossVsLrSeries[], opts: ChartOptions = {}): string {
   const markers: XyMarker[] = [];
-  const xy: XySeries[] = series.map((s) => {
+  const fits: XySeries[] = [];
+  const xy: XySeries[] = series.map((s, i) => {
+    const color = colorAt(i);
+    const q = s.parabola;
+    if (
+      q &&
+      s.etaOpt != null &&
+      s.etaOpt > 0 &&
+      s.lossAtOpt != null &&
+      Number.isFinite(s.lossAtOpt) &&
+      q.curvature > 0 &&
+      q.halfWidthLn > 0
+    ) {
+      const x0 = Math.log(s.etaOpt);
+      const y0 = s.lossAtOpt;
+      fits.push({
+        label: `${s.label} parabola`,
+        points: Array.from({ length: 41 }, (_, k) => {
+          const u = -q.halfWidthLn + (2 * q.halfWidthLn * k) / 40;
+          return { x: Math.exp(x0 + u), y: y0 + 0.5 * q.curvature * u * u };
+        }),
+        color,
+        markers: false,
+        dashed: true,
+        hideInLegend: true,
+      });
+    }
     const points = s.points.map((p) => ({
       x: p.lr,
       y: p.testLoss,
@@ -42,6 +74,7 @@ export function lossVsLrChart(series: LossVsLrSeries[], opts: ChartOptions = {})
     return {
       label: s.label,
       points,
+      color,
       legendNote: s.onEdge ? "⚠ edge" : undefined,
       legendClass: s.onEdge ? "edge" : undefined,
     };
@@ -53,8 +86,9 @@ export function lossVsLrChart(series: LossVsLrSeries[], opts: ChartOptions = {})
     ...opts,
     xType: "log",
     yType: "linear",
-    series: xy,
+    series: [...xy, ...fits],
     markers,
+    notes: fits.length > 0 ? ["dashed: fitted parabola in ln η, ★ its vertex η_opt"] : undefined,
   });
 }
 
@@ -258,8 +292,14 @@ const CURVE_COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00"];
 // ---------- B_opt vs T ----------
 
 export interface BatchSizeData {
-  /** Best batch size per token budget (optionally per model). */
-  series: { label: string; points: { tokens: number; batchSize: number; tip?: string }[] }[];
+  /**
+   * Best batch size per token budget (optionally per model). `edge` marks a B_opt on the smallest
+   * ("lower") or largest ("higher") batch size of the grid: the optimum may lie beyond it.
+   */
+  series: {
+    label: string;
+    points: { tokens: number; batchSize: number; edge?: "lower" | "higher" | null; tip?: string }[];
+  }[];
   /** Optional power-law fit B_opt = a·T^b drawn as a line. */
   law?: PowerLawFit | null;
 }
@@ -274,6 +314,18 @@ export function batchSizeChart(data: BatchSizeData, opts: ChartOptions = {}): st
     })),
   }));
   const notes: string[] = [];
+  const markers: XyMarker[] = data.series.flatMap((s) =>
+    s.points
+      .filter((p) => p.edge === "lower" || p.edge === "higher")
+      .map((p) => ({
+        series: s.label,
+        x: p.tokens,
+        y: p.batchSize,
+        kind: p.edge === "higher" ? ("edge-up" as const) : ("edge-down" as const),
+        tip: `${s.label}: B_opt=${p.batchSize} at T=${formatTick(p.tokens)} is the ${p.edge === "higher" ? "largest" : "smallest"} batch size of the grid; extend ${p.edge}`,
+      })),
+  );
+  if (markers.length > 0) notes.push("↑/↓ B_opt on the edge of the batch-size grid: extend it that way");
   if (data.law && Number.isFinite(data.law.a) && Number.isFinite(data.law.b)) {
     const law = data.law;
     const ts = data.series.flatMap((s) => s.points.map((p) => p.tokens)).filter((t) => t > 0 && Number.isFinite(t));
@@ -296,6 +348,7 @@ export function batchSizeChart(data: BatchSizeData, opts: ChartOptions = {}): st
     xType: "log",
     yType: "log",
     series,
+    markers,
     notes,
   });
 }

@@ -81,7 +81,8 @@ export function niceLinearDomain(lo: number, hi: number, count = 5): [number, nu
 
 /**
  * Log ticks over [lo, hi] (both > 0): every power of ten is major, 2·10^k and 5·10^k minor.
- * When fewer than two powers of ten fall inside, the 2 and 5 ticks are promoted to major so the axis still has labels.
+ * When fewer than two powers of ten fall inside, or the domain spans at most two decades, the 2 and
+ * 5 ticks are promoted to major so the axis has enough labels.
  */
 export function logTicks(lo: number, hi: number): Tick[] {
   if (!(lo > 0) || !(hi > 0) || !Number.isFinite(lo) || !Number.isFinite(hi)) return [];
@@ -97,13 +98,43 @@ export function logTicks(lo: number, hi: number): Tick[] {
     }
   }
   const majors = ticks.filter((t) => t.major).length;
-  if (majors < 2) for (const t of ticks) t.major = true;
+  // Within two decades there is room to label the 2s and 5s too (an lr grid in factors of 2 spans ~1.5).
+  if (majors < 2 || Math.log10(b / a) <= 2 + 1e-9) for (const t of ticks) t.major = true;
   // A very narrow domain (e.g. 120..270) may hold fewer than two 1-2-5 values: use 1-2-5 linear steps.
   if (ticks.length < 2)
     return linearTicks(a, b, 4)
       .filter((v) => v > 0)
       .map((value) => ({ value, major: true }));
   return ticks;
+}
+
+/** The largest 1-2-5 value (1, 2 or 5 × 10^k) ≤ v, for v > 0. */
+export function floor125(v: number): number {
+  const k = Math.floor(Math.log10(v));
+  for (const m of [5, 2, 1]) {
+    const t = Number((m * 10 ** k).toPrecision(12));
+    if (t <= v * (1 + 1e-12)) return t;
+  }
+  return Number((5 * 10 ** (k - 1)).toPrecision(12));
+}
+
+/** The smallest 1-2-5 value ≥ v, for v > 0. */
+export function ceil125(v: number): number {
+  const k = Math.floor(Math.log10(v));
+  for (const m of [1, 2, 5, 10]) {
+    const t = Number((m * 10 ** k).toPrecision(12));
+    if (t >= v * (1 - 1e-12)) return t;
+  }
+  return Number((10 ** (k + 1)).toPrecision(12));
+}
+
+/**
+ * A log domain padded as padLogDomain, then widened outward to 1-2-5 values, so that both ends of
+ * the axis carry a tick (and the left-most one a label) instead of the data starting between ticks.
+ */
+export function niceLogDomain(lo: number, hi: number, fraction = 0.06): [number, number] {
+  const [a, b] = padLogDomain(lo, hi, fraction);
+  return [floor125(a), ceil125(b)];
 }
 
 /** Pad a log domain by `fraction` of its width in decades on each side (a single value gets ±0.3 decade). */

@@ -7,9 +7,10 @@ import {
   linearScale,
   logScale,
   niceLinearDomain,
-  padLogDomain,
+  niceLogDomain,
   type Scale,
   type ScaleType,
+  type Tick,
 } from "./scale.ts";
 import { colorAt, el, escapeXml, fmt, starPath } from "./svg.ts";
 
@@ -57,7 +58,8 @@ export interface XyMarker {
   series: string;
   x: number;
   y: number;
-  kind: "star";
+  /** "star": an optimum; "edge-up"/"edge-down": an optimum on the grid's top/bottom edge (a red arrow). */
+  kind: "star" | "edge-up" | "edge-down";
   color?: string;
   tip?: string;
   /** Draw a dashed vertical tick from the x axis up to the marker. */
@@ -252,6 +254,27 @@ export function xyChart(spec: XyChartSpec): string {
         }),
       );
     }
+    if (m.kind !== "star") {
+      // An arrow from the point toward where the optimum may lie, beyond the grid.
+      const dir = m.kind === "edge-up" ? -1 : 1;
+      const tipY = cy + dir * 22;
+      data.push(
+        el(
+          "path",
+          {
+            class: `edge-mark ${m.kind}`,
+            "data-series": m.series,
+            "data-x": m.x,
+            d: `M${fmt(cx)},${fmt(cy + dir * 7)}L${fmt(cx)},${fmt(tipY)}M${fmt(cx - 5)},${fmt(tipY - dir * 6)}L${fmt(cx)},${fmt(tipY)}L${fmt(cx + 5)},${fmt(tipY - dir * 6)}`,
+            fill: "none",
+            stroke: "#b00020",
+            "stroke-width": 2,
+          },
+          `<title>${escapeXml(m.tip ?? `${m.series}: on the grid edge at x=${formatTick(m.x)}`)}</title>`,
+        ),
+      );
+      continue;
+    }
     data.push(
       el(
         "path",
@@ -336,7 +359,7 @@ function legend(items: (XySeries & { color: string })[], left: number, top: numb
 function makeScale(type: ScaleType, values: number[], range: [number, number]): Scale {
   let lo = Math.min(...values);
   let hi = Math.max(...values);
-  if (type === "log") return logScale(padLogDomain(lo, hi), range);
+  if (type === "log") return logScale(niceLogDomain(lo, hi), range);
   [lo, hi] = niceLinearDomain(lo, hi);
   return linearScale([lo, hi], range);
 }
@@ -356,7 +379,7 @@ function axes(
   out.push(el("rect", { class: "frame", x: left, y: top, width: w, height: h, fill: "none", stroke: "#999" }));
   const xLabels = tickLabels(x);
   const yLabels = tickLabels(y);
-  for (const t of x.ticks()) {
+  for (const t of axisTicks(x)) {
     const px = x.map(t.value);
     if (!Number.isFinite(px)) continue;
     if (t.major) out.push(el("line", { class: "grid", x1: px, x2: px, y1: top, y2: bottom, stroke: "#eee" }));
@@ -388,7 +411,7 @@ function axes(
       );
     }
   }
-  for (const t of y.ticks()) {
+  for (const t of axisTicks(y)) {
     const py = y.map(t.value);
     if (!Number.isFinite(py)) continue;
     if (t.major) out.push(el("line", { class: "grid", x1: left, x2: left + w, y1: py, y2: py, stroke: "#eee" }));
@@ -456,9 +479,25 @@ function axes(
   return el("g", { class: "axes" }, out.join(""));
 }
 
+/**
+ * The axis's ticks with the first (left-most, bottom-most) one labelled: on a log axis it is often a
+ * 2 or 5 between decades, and a reader should not have to count ticks to know where the axis
+ * starts. It stays unlabelled only when the next label is too close to fit (under 34 px).
+ */
+function axisTicks(scale: Scale): Tick[] {
+  const ticks = scale.ticks().map((t) => ({ ...t }));
+  const first = ticks[0];
+  if (first && !first.major) {
+    const next = ticks.find((t) => t.major);
+    const gap = next ? Math.abs(scale.map(next.value) - scale.map(first.value)) : Number.POSITIVE_INFINITY;
+    if (gap >= 34) first.major = true;
+  }
+  return ticks;
+}
+
 /** Major tick labels; on a log axis, if any label needs an exponent then all use one (1e-3, 1e-2, not 1e-3, 0.01). */
 function tickLabels(scale: Scale): Map<number, string> {
-  const majors = scale.ticks().filter((t) => t.major);
+  const majors = axisTicks(scale).filter((t) => t.major);
   const plain = majors.map((t) => formatTick(t.value));
   const useExp = scale.type === "log" && plain.some((l) => l.includes("e"));
   return new Map(majors.map((t, i) => [t.value, useExp ? expLabel(t.value) : plain[i]!]));

@@ -18,8 +18,15 @@ export interface PowerLrParams {
 }
 
 /**
- * Rate of the exponential decay shape. f(p) = (e^(−k·p) − e^(−k)) / (1 − e^(−k)) is a true
- * exponential shifted and rescaled so that f(0) = 1 and f(1) = 0 exactly. With k = 5 the pure
+ * Rate of the exponential decay shape, the default everywhere (sweeps, `schedule`, the Power
+ * scheduler config). 2408.13359 writes the decay phase of both schedulers (eq. 2 and eq. 8) as
+ * f(n, N, N_decay)·η with f a function that decays the lr to 0 over the last N_decay tokens, and
+ * trains its final models with an exponential decay; it gives no rate. Ours, with p = (n − (N −
+ * N_decay)) / N_decay the progress through the decay window:
+ *
+ *   f(p) = (e^(−k·p) − e^(−k)) / (1 − e^(−k)),  k = 5,
+ *
+ * a true exponential shifted and rescaled so that f(0) = 1 and f(1) = 0 exactly. With k = 5 the pure
  * exponential would have fallen to e^−5 ≈ 0.7% by the end, so the shift is small; f(0.5) ≈ 0.076.
  */
 export const EXPONENTIAL_DECAY_RATE = 5;

@@ -15,6 +15,10 @@ export const TERMINAL_TRIAL_STATUSES = [
 /** Outcomes the fitter reads: a diverged run is evidence of where η is too large. */
 export const FITTED_TRIAL_STATUSES = ["succeeded", "diverged"] as const satisfies readonly TrialStatus[];
 
+/** Outcomes an imported result row may record (a run elsewhere that diverged is divergence evidence). */
+export const IMPORT_ROW_STATUSES = ["succeeded", "diverged", "failed"] as const satisfies readonly TrialStatus[];
+export type ImportRowStatus = (typeof IMPORT_ROW_STATUSES)[number];
+
 export const SWEEP_STATUSES = ["creating", "queued", "running", "completed", "cancelled"] as const;
 export type SweepStatus = (typeof SWEEP_STATUSES)[number];
 export const TERMINAL_SWEEP_STATUSES = ["completed", "cancelled"] as const satisfies readonly SweepStatus[];
@@ -34,4 +38,5 @@ export const TrialStatusSchema = literals(TRIAL_STATUSES);
 export const SweepStatusSchema = literals(SWEEP_STATUSES);
 export const SweepKindSchema = literals(SWEEP_KINDS);
 export const WorkerStateSchema = literals(WORKER_STATES);
+export const ImportRowStatusSchema = literals(IMPORT_ROW_STATUSES);
 export type TrialStatusValue = Static<typeof TrialStatusSchema>;

@@ -5,6 +5,7 @@ import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { type ValueError, ValueErrorType } from "@sinclair/typebox/errors";
 import { Value } from "@sinclair/typebox/value";
 import { LineCounter, parseDocument } from "yaml";
+import { IMPORT_ROW_STATUSES } from "./status.ts";
 import {
   type Corpus,
   CorpusSchema,
@@ -242,6 +243,14 @@ export const ImportRowSchema = Type.Object(
     trainLoss: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
     dModel: Type.Optional(Type.Integer({ minimum: 1 })),
     seed: Type.Optional(Type.Integer({ minimum: 0 })),
+    status: Type.Optional(
+      Type.Union(
+        IMPORT_ROW_STATUSES.map((v) => Type.Literal(v)),
+        {
+          description: "Outcome of the run (default succeeded); diverged runs are divergence evidence for the fit.",
+        },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -253,7 +262,11 @@ export const ImportSweepSchema = Type.Object(
     ...common,
     rows: Type.Array(ImportRowSchema, { minItems: 1, maxItems: 1_000_000 }),
   },
-  { additionalProperties: false, description: "Results run elsewhere, stored as succeeded trials for fitting." },
+  {
+    additionalProperties: false,
+    description:
+      "Results run elsewhere, stored as finished trials (succeeded unless a row says diverged or failed) for fitting.",
+  },
 );
 
 export const SweepDocumentSchema = Type.Union([LrGridSweepSchema, PowerGridSweepSchema, ImportSweepSchema], {
@@ -544,8 +557,8 @@ export function validateSweepDocument(value: unknown): ParseResult<SweepDocument
     const errs: DocumentError[] = [];
     doc.rows.forEach((r, i) => {
       if (errs.length >= 50) return;
-      if (r.testLoss === undefined && r.testPerplexity === undefined)
-        errs.push({ path: `/rows/${i}`, message: "needs testLoss or testPerplexity" });
+      if ((r.status ?? "succeeded") === "succeeded" && r.testLoss === undefined && r.testPerplexity === undefined)
+        errs.push({ path: `/rows/${i}`, message: "needs testLoss or testPerplexity (or status diverged or failed)" });
       const hasLr = r.lr !== undefined;
       const hasPower = r.powerA !== undefined || r.powerB !== undefined;
       if (hasLr === hasPower || (hasPower && (r.powerA === undefined || r.powerB === undefined)))

@@ -6,6 +6,7 @@ import {
   DEFAULT_SEEDS,
   type ExtendDocument,
   type GridSweep,
+  type ImportRowStatus,
   type ImportSweep,
   type ModelShape,
   type NumberAxis,
@@ -266,18 +267,21 @@ export interface ImportedTrial extends Omit<ExpandedTrial, "config" | "dModel"> 
   dModel: number | null;
   config: Record<string, unknown>;
   trainLoss: number | null;
-  testLoss: number;
-  testPerplexity: number;
+  /** null for a diverged or failed row that reports no loss. */
+  testLoss: number | null;
+  testPerplexity: number | null;
+  /** The row's outcome (default succeeded). */
+  status: ImportRowStatus;
 }
 
-/** Rows of an import document as succeeded trials; identical rows collapse. */
+/** Rows of an import document as finished trials with the row's status; identical rows collapse. */
 export function importedTrials(doc: ImportSweep): ImportedTrial[] {
   const seen = new Set<string>();
   const out: ImportedTrial[] = [];
   for (const r of doc.rows) {
     // Perplexity is exp(mean loss per token); either one gives the other.
-    const testLoss = r.testLoss ?? Math.log(r.testPerplexity as number);
-    const testPerplexity = r.testPerplexity ?? Math.exp(testLoss);
+    const testLoss = r.testLoss ?? (r.testPerplexity !== undefined ? Math.log(r.testPerplexity) : null);
+    const testPerplexity = r.testPerplexity ?? (testLoss !== null ? Math.exp(testLoss) : null);
     const config = { imported: true, ...r };
     const key = trialKey(config);
     if (seen.has(key)) continue;
@@ -296,6 +300,7 @@ export function importedTrials(doc: ImportSweep): ImportedTrial[] {
       trainLoss: r.trainLoss ?? null,
       testLoss,
       testPerplexity,
+      status: r.status ?? "succeeded",
     });
   }
   return out;

@@ -308,6 +308,12 @@ def validate(cfg):
         raise InvalidConfig("token-file corpora are already tokenised; use the byte tokenizer")
 
 
+def weight_decay_of(group, opt_cfg):
+    """torch AdamW weight_decay of a parameter group: λ/lrScale for decayed groups (μP hidden matrices
+    λ·m_width), so that the per-step decay lr_group·weight_decay = η·λ does not depend on width."""
+    return opt_cfg["weightDecay"] / group["lrScale"] if group["weightDecay"] else 0.0
+
+
 def run_trial(job, stop):
     import torch
 
@@ -346,7 +352,9 @@ def run_trial(job, stop):
             {
                 "params": [params[n] for n in g["names"]],
                 "lr": 0.0,
-                "weight_decay": opt_cfg["weightDecay"] if g["weightDecay"] else 0.0,
+                # torch decays by lr_group·weight_decay = (η·lrScale)·(λ/lrScale) = η·λ: width-independent
+                # under μP, as mup's MuAdamW (weight_decay × width multiplier); docs/weight-decay.md
+                "weight_decay": weight_decay_of(g, opt_cfg),
                 "lrScale": g["lrScale"],
             }
             for g in groups

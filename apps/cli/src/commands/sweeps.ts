@@ -11,6 +11,7 @@ import {
 import { expandSweep, importedTrials, sweepSize } from "@powersweep/sweep";
 import { ApiClient, type ClientOptions } from "../client.ts";
 import { CliError, EXIT_SERVER, EXIT_USAGE } from "../errors.ts";
+import { lrText } from "../fit-format.ts";
 import { createEta, formatCounts, progressLine, renderTable, type SweepSummary } from "../format.ts";
 
 interface JsonFlag {
@@ -88,8 +89,8 @@ function dryRun(doc: SweepDocument, o: JsonFlag & { limit?: string; all?: boolea
 
 const fmtNumber = (v: unknown) =>
   typeof v === "number" ? (Math.abs(v) >= 1e4 ? v.toExponential(2) : String(v)) : v == null ? "" : String(v);
-/** Learning rates and the Power scheduler's a always in one format, so a column reads down evenly. */
-const fmtRate = (v: unknown) => (typeof v === "number" ? v.toExponential(2) : "");
+/** Learning rates and the Power scheduler's a in one format (2.50e-3, 1.00e-2), so a column reads down evenly. */
+const fmtRate = (v: unknown) => (typeof v === "number" ? lrText(v) : "");
 
 /** A table row for a trial; a dry run's planned trials have no id, status or result columns. */
 function trialRow(t: Record<string, unknown>): Record<string, string> {
