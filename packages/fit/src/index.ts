@@ -6,3 +6,4 @@ export * from "./gamma.ts";
 export * from "./powerLaw.ts";
 export * from "./powerSweep.ts";
 export { mulberry32, normal, quantileSorted } from "./rng.ts";
+export * from "./lossCurve/index.ts";
