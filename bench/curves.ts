@@ -9,6 +9,16 @@
 // training again — for developing the model, never for the reported numbers.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import {
+  CURVE_LAWS,
+  type CurveLawName,
+  estimateEtaOpt,
+  fitLossCurve,
+  type LossCurveFit,
+  type ObservedCurve,
+  predictEtaOpt,
+  predictFinalLoss,
+} from "@powersweep/fit";
 import type { ScheduleSpec, TrialConfig } from "@powersweep/spec";
 import { createTfjsTrainer } from "../packages/trainer/src/tfjs.ts";
 
@@ -43,7 +53,12 @@ export const wsd = (lr: number): ScheduleSpec => ({
   decayFraction: 0.1,
   decayShape: "exponential",
 });
-export const cosine = (lr: number): ScheduleSpec => ({ type: "cosine", lr, warmupTokens: WARMUP_TOKENS, minLrRatio: 0 });
+export const cosine = (lr: number): ScheduleSpec => ({
+  type: "cosine",
+  lr,
+  warmupTokens: WARMUP_TOKENS,
+  minLrRatio: 0,
+});
 export const constantThenLinear = (lr: number): ScheduleSpec => ({
   type: "wsd",
   lr,
@@ -121,10 +136,146 @@ export async function loadOrTrainRuns(): Promise<{ runs: CurveRun[]; cached: boo
   return { runs, cached: false };
 }
 
-export async function run(): Promise<Record<string, unknown>> {
-  const { runs, cached } = await loadOrTrainRuns();
-  return { runs: runs.length, cached };
+/** A stored run as the loss-curve fit reads it: every train-loss step and the final test loss. */
+export function observedCurve(r: CurveRun): ObservedCurve {
+  return {
+    schedule: r.schedule,
+    tokens: r.tokens,
+    batchSize: r.batchSize,
+    seqLen: r.seqLen,
+    points: [
+      ...r.curve.map((p) => ({ step: p.step, loss: p.trainLoss, split: "train" as const })),
+      ...(r.testLoss !== null ? [{ step: r.steps, loss: r.testLoss, split: "test" as const }] : []),
+    ],
+  };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) run().then((r) => console.log(r));
-void join;
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const isWsdGrid = (r: CurveRun) => r.schedule.type === "wsd" && r.schedule.decayShape === "exponential";
+
+interface LawReport {
+  heldOutMaeNats: number;
+  etaOptErrorLog2: number;
+  predictedEtaOpt: number;
+  scheduleTransferMaeNats: number;
+  perLr: Array<{ lr: number; predicted: number; ci95: [number, number] | null; observed: number[] }>;
+  transfer: Array<{ lr: number; schedule: string; predicted: number; observed: number }>;
+  fitSeconds: number;
+}
+
+/** Held-out and schedule-transfer errors of one law on the runs. */
+export function evaluateLaw(runs: CurveRun[], law: CurveLawName): LawReport {
+  const started = performance.now();
+  const largest = Math.max(...TOKENS);
+  const shape = { batchSize: BATCH_SIZE, seqLen: SEQ_LEN };
+  const groups: Array<{ lr: number; fit: LossCurveFit }> = [];
+  const perLr: LawReport["perLr"] = [];
+  const transfer: LawReport["transfer"] = [];
+  const errors: number[] = [];
+  for (const lr of LRS) {
+    const grid = runs.filter((r) => r.lr === lr && isWsdGrid(r) && r.testLoss !== null);
+    // Held out: fit on the three smaller T, predict the final test loss at the largest.
+    const fit = fitLossCurve(grid.filter((r) => r.tokens < largest).map(observedCurve), { law });
+    groups.push({ lr, fit });
+    const pred = predictFinalLoss(fit, { schedule: wsd(lr), tokens: largest, ...shape });
+    const observed = grid.filter((r) => r.tokens === largest).map((r) => r.testLoss as number);
+    for (const o of observed) errors.push(Math.abs((pred.testLoss as number) - o));
+    perLr.push({ lr, predicted: pred.testLoss as number, ci95: pred.ci95, observed });
+    // Schedule transfer: fit on all WSD runs of this lr, predict cosine and constant-then-linear.
+    const fitAll = fitLossCurve(grid.map(observedCurve), { law });
+    for (const r of runs.filter((q) => q.lr === lr && !isWsdGrid(q) && q.testLoss !== null)) {
+      const p = predictFinalLoss(fitAll, { schedule: r.schedule, tokens: r.tokens, ...shape });
+      transfer.push({
+        lr,
+        schedule: r.schedule.type === "cosine" ? "cosine" : "constant-then-linear",
+        predicted: p.testLoss as number,
+        observed: r.testLoss as number,
+      });
+    }
+  }
+  const predictedEtaOpt = predictEtaOpt(groups, { tokens: largest, ...shape, scheduleFor: wsd }).estimate.etaOpt;
+  const observedEtaOpt = estimateEtaOpt(
+    runs
+      .filter((r) => isWsdGrid(r) && r.tokens === largest && r.testLoss !== null)
+      .map((r) => ({ lr: r.lr, testLoss: r.testLoss as number, seed: r.seed })),
+  ).etaOpt;
+  return {
+    heldOutMaeNats: mean(errors),
+    etaOptErrorLog2: Math.abs(Math.log2(predictedEtaOpt / observedEtaOpt)),
+    predictedEtaOpt,
+    scheduleTransferMaeNats: mean(transfer.map((t) => Math.abs(t.predicted - t.observed))),
+    perLr,
+    transfer,
+    fitSeconds: (performance.now() - started) / 1000,
+  };
+}
+
+/**
+ * Run-to-run noise of the same runs: the mean |seed 0 − seed 1| of the final test loss at the
+ * largest T (how far one run is from its twin: the error of a perfect "predict it from another
+ * run"), and the same over every T of the WSD grid.
+ */
+export function seedNoise(runs: CurveRun[]): { largestT: number; allT: number } {
+  const pairs = (tokens: number[]) =>
+    LRS.flatMap((lr) =>
+      tokens.flatMap((t) => {
+        const ls = runs
+          .filter((r) => isWsdGrid(r) && r.lr === lr && r.tokens === t && r.testLoss !== null)
+          .map((r) => r.testLoss as number);
+        return ls.length === 2 ? [Math.abs((ls[0] as number) - (ls[1] as number))] : [];
+      }),
+    );
+  return { largestT: mean(pairs([Math.max(...TOKENS)])), allT: mean(pairs(TOKENS)) };
+}
+
+/** Merges `curveModel` into bench/results.json, keeping every other key. */
+function writeResults(curveModel: Record<string, unknown>): void {
+  const file = join(import.meta.dirname, "results.json");
+  const current = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>) : {};
+  writeFileSync(file, `${JSON.stringify({ ...current, curveModel }, null, 2)}\n`);
+}
+
+export async function run(): Promise<Record<string, unknown>> {
+  const trainStarted = performance.now();
+  const { runs, cached } = await loadOrTrainRuns();
+  const trainSeconds = (performance.now() - trainStarted) / 1000;
+  const noise = seedNoise(runs);
+  const laws = Object.fromEntries(CURVE_LAWS.map((law) => [law, evaluateLaw(runs, law)])) as Record<
+    CurveLawName,
+    LawReport
+  >;
+  const primary = laws["multi-power"];
+  const curveModel = {
+    law: "multi-power",
+    heldOutMaeNats: primary.heldOutMaeNats,
+    seedNoiseNats: noise.largestT,
+    etaOptErrorLog2: primary.etaOptErrorLog2,
+    runsUsed: runs.filter(isWsdGrid).length,
+    scheduleTransferMaeNats: primary.scheduleTransferMaeNats,
+    seedNoiseAllTNats: noise.allT,
+    targets: {
+      maeWithin1_5xNoise: primary.heldOutMaeNats <= 1.5 * noise.largestT,
+      maeWithin0_05: primary.heldOutMaeNats <= 0.05,
+      etaOptWithin1Log2: primary.etaOptErrorLog2 <= 1,
+    },
+    transferRunsUsed: runs.filter((r) => !isWsdGrid(r)).length,
+    setup: {
+      model: MODEL.name,
+      tokens: TOKENS,
+      lrs: LRS,
+      seeds: SEEDS,
+      batchSize: BATCH_SIZE,
+      seqLen: SEQ_LEN,
+      schedule: "wsd, 10% exponential decay, 2000 warmup tokens",
+      heldOut: `fit on T < ${Math.max(...TOKENS)}, predict the final test loss at T = ${Math.max(...TOKENS)}`,
+      transfer: `fit on all WSD runs per lr, predict cosine and WSD 20% linear at T = ${TRANSFER_TOKENS} (seed 0)`,
+    },
+    laws,
+    trainSeconds,
+    cachedRuns: cached,
+  };
+  if (!cached) writeResults(curveModel);
+  return curveModel;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) run().then((r) => console.log(JSON.stringify(r, null, 2)));
