@@ -193,6 +193,23 @@ describe("predictions across lr groups", () => {
     expect(trueLoss(advice.best.schedule)).toBeLessThanOrEqual(trueLoss(advice.baseline.schedule) + 1e-9);
   });
 
+  it("keeps intervals when the data cannot fix the decay parameters (constant lr only)", () => {
+    const rand = mulberry32(5);
+    const constant = (lr: number): ScheduleSpec => ({ type: "constant", lr, warmupTokens: 2048 });
+    const curves = runsAt(constant, 0.01, [25_600, 51_200]).map((r) =>
+      synthCurve("multi-power", MPL, r, { noise: 0.01, testOffset: 0.05, rand }),
+    );
+    const fit = fitLossCurve(curves, { law: "multi-power", minTokens: SYNTH_MIN_TOKENS });
+    expect(fit.covariance).not.toBeNull();
+    const run = { schedule: constant(0.01), tokens: 102_400, ...BATCH };
+    const pred = predictFinalLoss(fit, run);
+    const expected = truth("multi-power", MPL, run) + 0.05;
+    expect(Math.abs((pred.testLoss as number) - expected)).toBeLessThan(0.03);
+    const [lo, hi] = pred.ci95 as [number, number];
+    expect(lo).toBeLessThan(pred.testLoss as number);
+    expect(hi).toBeGreaterThan(pred.testLoss as number);
+  });
+
   it("refuses a run whose update size differs from the fit's", () => {
     const rand = mulberry32(1);
     const curves = runsAt((l) => wsd(l), 0.01, [25_600, 51_200]).map((r) =>

@@ -289,10 +289,7 @@ export function fitLossCurve(curves: ObservedCurve[], opts: LossCurveFitOptions 
           ((jtj[a] as Float64Array)[b] as number) + w * (row[a] as number) * (row[b] as number);
   }
   s2 /= Math.max(1, dof);
-  const inv = invert(jtj);
-  const cov = inv?.every((row, a) => row[a]! > 0 && row.every(Number.isFinite))
-    ? inv.map((row) => Array.from(row, (v) => v * s2))
-    : null;
+  const cov = covariance(jtj, s2);
   const t = tQuantile975(Math.max(1, dof));
   const names = LAW_PARAMS[law];
   const params = paramsFromTheta(law, fit.theta);
@@ -325,6 +322,26 @@ export function fitLossCurve(curves: ObservedCurve[], opts: LossCurveFitOptions 
     nCurves: curves.length,
     tokensPerStep,
   };
+}
+
+/**
+ * s²·(JᵀWJ)⁻¹. A direction the data do not fix (B → 0 leaves C, β, γ free) makes JᵀWJ singular:
+ * then a ridge of 1e-9, 1e-7, … of the largest diagonal is added, which gives that direction a huge
+ * variance and leaves the others (and predictions that do not depend on it) as they are.
+ */
+function covariance(jtj: Float64Array[], s2: number): number[][] | null {
+  const scale = Math.max(...jtj.map((row, a) => row[a] as number));
+  for (const ridge of [0, 1e-9, 1e-7, 1e-5]) {
+    const m = jtj.map((row, a) => {
+      const r = Float64Array.from(row);
+      r[a] = (r[a] as number) + ridge * scale;
+      return r;
+    });
+    const inv = invert(m);
+    if (inv?.every((row, a) => (row[a] as number) > 0 && row.every(Number.isFinite)))
+      return inv.map((row) => Array.from(row, (v) => v * s2));
+  }
+  return null;
 }
 
 function huberCost(r: Float64Array, scale: number): number {
