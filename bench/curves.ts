@@ -228,6 +228,26 @@ export function seedNoise(runs: CurveRun[]): { largestT: number; allT: number } 
   return { largestT: mean(pairs([Math.max(...TOKENS)])), allT: mean(pairs(TOKENS)) };
 }
 
+/**
+ * The naive prediction the laws must beat: the largest T's final test loss taken to be the seed-mean
+ * test loss at the next smaller T (what one would guess without a curve model). Its MAE over the same
+ * held-out runs.
+ */
+export function lastTBaselineMae(runs: CurveRun[]): number {
+  const sorted = [...TOKENS].sort((a, b) => a - b);
+  const [previous, largest] = sorted.slice(-2) as [number, number];
+  const testLosses = (lr: number, t: number) =>
+    runs
+      .filter((r) => isWsdGrid(r) && r.lr === lr && r.tokens === t && r.testLoss !== null)
+      .map((r) => r.testLoss as number);
+  return mean(
+    LRS.flatMap((lr) => {
+      const guess = mean(testLosses(lr, previous));
+      return testLosses(lr, largest).map((o) => Math.abs(guess - o));
+    }),
+  );
+}
+
 /** Merges `curveModel` into bench/results.json, keeping every other key. */
 function writeResults(curveModel: Record<string, unknown>): void {
   const file = join(import.meta.dirname, "results.json");
@@ -253,6 +273,7 @@ export async function run(): Promise<Record<string, unknown>> {
     runsUsed: runs.filter(isWsdGrid).length,
     scheduleTransferMaeNats: primary.scheduleTransferMaeNats,
     seedNoiseAllTNats: noise.allT,
+    baselineLastTMaeNats: lastTBaselineMae(runs),
     targets: {
       maeWithin1_5xNoise: primary.heldOutMaeNats <= 1.5 * noise.largestT,
       maeWithin0_05: primary.heldOutMaeNats <= 0.05,
