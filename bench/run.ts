@@ -2,7 +2,7 @@
 // bench/lib/), writes the numbers to bench/results.json, and prints them. BENCHMARKS.md summarises
 // them beside their references.
 // Run one with `npm run bench -- fit` (names: the file names without .ts).
-import { readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, hostname, totalmem } from "node:os";
 import { join } from "node:path";
 
@@ -43,6 +43,12 @@ const out = {
   results,
 };
 const file = join(dir, only.length ? `results-${only.join("-")}.json` : "results.json");
-writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+// bench/curves.ts keeps its figures under a top-level `curveModel` of results.json; a full run
+// carries them over (its own run of curves.ts has already merged the new ones there).
+const previous = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as { curveModel?: unknown }) : {};
+writeFileSync(
+  file,
+  `${JSON.stringify(previous.curveModel ? { ...out, curveModel: previous.curveModel } : out, null, 2)}\n`,
+);
 console.log(`\nwrote ${file}`);
 process.exit(failed ? 1 : 0);

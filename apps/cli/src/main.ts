@@ -150,6 +150,28 @@ program
     await (await import("./commands/fit.ts")).predict(globals(), o);
   });
 program
+  .command("curves <id>")
+  .description(
+    "loss-curve model: predicted final loss per (model, β, η) of a schedule at T, predicted η_opt, best decay",
+  )
+  .requiredOption("--tokens <T>", "training tokens of the predicted runs")
+  .option("--schedule <type>", "wsd, cosine or constant", "wsd")
+  .option("--decay-fraction <f>", "wsd: final decay fraction (default 0.1)")
+  .addOption(
+    new Option("--decay-shape <shape>", "wsd decay shape").choices([
+      "exponential",
+      "linear",
+      "cosine",
+      "one-minus-sqrt",
+    ]),
+  )
+  .option("--warmup-tokens <n>", "linear warmup (default: the sweep's)")
+  .option("--law <law>", "multi-power or tissue", "multi-power")
+  .option("--model <name>", "only this model")
+  .option("--batch-size <β>", "only this batch size")
+  .option("--json", "machine-readable output")
+  .action(async (id, o) => (await import("./commands/curves.ts")).curves(globals(), id, o));
+program
   .command("schedule")
   .description("print the LR curve the trainer would use")
   .addOption(

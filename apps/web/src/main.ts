@@ -15,6 +15,7 @@ import {
   listWorkers,
   setToken,
 } from "./api.ts";
+import { loadCurveModel } from "./curves.ts";
 import { addFigureDownloads, handleDownloadClick } from "./download.ts";
 import {
   fleetPage,
@@ -79,6 +80,7 @@ async function load(): Promise<{ again: boolean }> {
     selection = resolveSelection(data, selection);
     lastSweepData = data;
     render(sweepPage(data, selection, chartWidth()));
+    void loadCurveModel(chartWidth(), trial?.metrics ?? []);
     const running = sweep.counts.running + sweep.counts.queued > 0;
     return {
       again:
@@ -123,6 +125,7 @@ main.addEventListener("change", (ev) => {
   if (lastSweepData) {
     selection = resolveSelection(lastSweepData, selection);
     render(sweepPage(lastSweepData, selection, chartWidth()));
+    void loadCurveModel(chartWidth(), lastSweepData.trial?.metrics ?? []);
   }
 });
 

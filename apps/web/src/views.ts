@@ -2,6 +2,7 @@
 
 import { batchSizeChart, gammaVsTokensChart, lossCurveChart, lossVsLrChart, lrCurveChart } from "@powersweep/plots";
 import type { Counts, EtaOptRow, FitView, SweepDetail, SweepSummary, TrialDetail, TrialRow, WorkerRow } from "./api.ts";
+import { curveModelSection } from "./curves.ts";
 
 export const esc = (s: string): string =>
   s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
@@ -240,6 +241,7 @@ export function sweepPage(d: SweepPageData, sel: SweepSelection, chartWidth: num
     ${bOpt}
   </div>
   <section class="card" id="curve"><h2>Trial curves</h2>${curve}</section>
+  ${curveModelSection(sweep.id, d.trial?.id ?? null)}
   <section class="card"><h2>Trials</h2>${trialTable(mine, sel.trialId)}</section>`;
 }
 
