@@ -3,8 +3,10 @@
 // trials of the same (model, β, schedule). Predictions come from GET /v1/sweeps/:id/curves/predict;
 // the fit uses these very runs, so the panel shows how well the law describes them (in-sample), not
 // a held-out error (bench/curves.ts measures that).
+
 import { xyChart } from "@powersweep/plots";
 import { getToken, listTrials, type MetricPoint } from "./api.ts";
+import { addFigureDownloads } from "./download.ts";
 
 const esc = (s: string): string =>
   s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string);
@@ -210,6 +212,7 @@ export async function loadCurveModel(chartWidth: number, observed: MetricPoint[]
         height: h,
         title: "Predicted vs observed final test loss (in-sample)",
       })}</div>`;
+    addFigureDownloads(section);
   } catch (err) {
     section.innerHTML = `<h2>Loss-curve model (predicted)</h2><p class="muted">${esc((err as Error).message)}</p>`;
   }
