@@ -85,7 +85,7 @@ describe("fitter", () => {
 
   it("is served by the API: fit JSON, CSV tables, predictions, ad-hoc fits", async () => {
     const app = buildServer({ db, redis, trialQueue, fitQueue, config });
-    const { token } = await createApiToken(db, { name: `fit-reader-${config.redisPrefix}`, scopes: ["read"] });
+    const { token } = await createApiToken(db, { name: `fit-submitter-${config.redisPrefix}`, scopes: ["submit"] });
     const auth = { authorization: `Bearer ${token}` };
     try {
       const fit = await app.inject({ method: "GET", url: `/v1/sweeps/${sweepId}/fit`, headers: auth });

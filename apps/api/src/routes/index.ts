@@ -4,13 +4,14 @@ import type { FastifyPluginAsync } from "fastify";
 import { healthRoutes } from "./health.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { sweepRoutes } from "./sweeps.ts";
+import { tokenRoutes } from "./tokens.ts";
 import { trialRoutes } from "./trials.ts";
 
 /** Outside /v1, no token. */
 export const publicRoutes: FastifyPluginAsync[] = [healthRoutes, metricsRoutes];
 
 /** Under /v1, bearer token required. */
-export const v1Routes: FastifyPluginAsync[] = [sweepRoutes, trialRoutes];
+export const v1Routes: FastifyPluginAsync[] = [sweepRoutes, trialRoutes, tokenRoutes];
 
 /** Route files registered under /v1 when present (their default export, or first exported plugin). */
 export const optionalV1Routes = ["./workers.ts", "./fits.ts"];
