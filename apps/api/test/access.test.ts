@@ -1,6 +1,10 @@
 // Who may do what, through the HTTP API on real Postgres and Redis: the scope × ownership matrix
 // of the mutating sweep routes, token management (admin only), failed-token rate limit, immediate
 // revocation on every API process, and ad-hoc fits (submit scope, bounded, off the event loop).
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createApiToken } from "@powersweep/orchestrator";
 import { createRedis, createTrialQueue } from "@powersweep/queue";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -11,12 +15,21 @@ import { lrGrid, startTestApi, type TestApi, tinyModel } from "./helpers.ts";
 let api: TestApi;
 /** A second submit token: a different principal from api.tokens.submit. */
 let otherSubmit: string;
+/** The deployment's one data root, and a directory outside it. */
+let dataRoot: string;
+let outside: string;
 beforeAll(async () => {
-  api = await startTestApi("access", { authFailuresPerMinute: 5, fitMaxRows: 500 });
+  dataRoot = mkdtempSync(join(tmpdir(), "access-root-"));
+  outside = mkdtempSync(join(tmpdir(), "access-outside-"));
+  api = await startTestApi("access", { authFailuresPerMinute: 5, fitMaxRows: 500, dataRoots: [dataRoot] });
   otherSubmit = (await createApiToken(api.db, { name: `access-other-${Date.now().toString(36)}`, scopes: ["submit"] }))
     .token;
 });
-afterAll(() => api.close());
+afterAll(async () => {
+  await api.close();
+  rmSync(dataRoot, { recursive: true, force: true });
+  rmSync(outside, { recursive: true, force: true });
+});
 
 const json = (token: string) => ({ authorization: `Bearer ${token}`, "content-type": "application/json" });
 
@@ -274,5 +287,56 @@ describe("ad-hoc fits run off the event loop", () => {
       redis.disconnect();
     }
     expect((await post("/v1/fits", api.tokens.submit, { rows: heavy().slice(0, 64) })).statusCode).toBe(200);
+  });
+});
+
+describe("corpus files at submission", () => {
+  const tokenFileGrid = (name: string, trainPath: string, testPath = join(dataRoot, "test.u16")) =>
+    lrGrid({
+      name,
+      training: { corpus: { type: "token-file", trainPath, testPath, dtype: "uint16", vocabSize: 256 } },
+    });
+
+  test("/etc/passwd as trainPath: 422 naming /training/corpus/trainPath, nothing written", async () => {
+    const res = await post("/v1/sweeps", api.tokens.submit, tokenFileGrid("passwd", "/etc/passwd"));
+    expect(res.statusCode).toBe(422);
+    expect(res.headers["content-type"]).toMatch(/problem\+json/);
+    expect(res.json().errors).toEqual([
+      { path: "/training/corpus/trainPath", message: expect.stringMatching(/^\/etc\/passwd is outside DATA_ROOTS/) },
+    ]);
+    expect(res.body).not.toMatch(/root:x:0/);
+    expect(await api.db.sweep.count({ where: { name: "passwd" } })).toBe(0);
+    // a dry run is refused alike
+    expect(
+      (await post("/v1/sweeps?dryRun=true", api.tokens.submit, tokenFileGrid("p2", "/etc/passwd"))).statusCode,
+    ).toBe(422);
+  });
+
+  test("a FIFO and a symlink out of the root are refused; a regular file inside is accepted", async () => {
+    const fifo = join(dataRoot, "pipe.u16");
+    execFileSync("mkfifo", [fifo]);
+    const fifoRes = await post("/v1/sweeps", api.tokens.submit, tokenFileGrid("fifo", fifo));
+    expect(fifoRes.statusCode).toBe(422);
+    expect(fifoRes.json().errors[0]).toEqual({
+      path: "/training/corpus/trainPath",
+      message: `${fifo} is not a regular file (a FIFO)`,
+    });
+    writeFileSync(join(outside, "secret.u16"), "secret");
+    const link = join(dataRoot, "link.u16");
+    symlinkSync(join(outside, "secret.u16"), link);
+    const linkRes = await post("/v1/sweeps", api.tokens.submit, {
+      ...lrGrid({ name: "link" }),
+      training: { corpus: { type: "text-files", paths: [join(dataRoot, "a.txt"), link], testFraction: 0.5 } },
+    });
+    expect(linkRes.statusCode).toBe(422);
+    expect(linkRes.json().errors[0].path).toBe("/training/corpus/paths/1");
+    expect(linkRes.json().errors[0].message).toMatch(/through a symlink/);
+    writeFileSync(join(dataRoot, "train.u16"), Buffer.from([1, 0, 2, 0]));
+    const ok = await post(
+      "/v1/sweeps?dryRun=true",
+      api.tokens.submit,
+      tokenFileGrid("ok", join(dataRoot, "train.u16")),
+    );
+    expect(ok.statusCode).toBe(200);
   });
 });

@@ -9,6 +9,7 @@ import { createExecTrainer, type ExecJob } from "../src/exec.ts";
 import { InvalidConfigError, type TrialProgress } from "../src/types.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "exec-protocol-"));
+process.env.DATA_ROOTS = dir; // token files are read only inside the data roots
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 // Token files so the config is valid and the data step passes them through untouched.

@@ -13,6 +13,7 @@ import { ExtendDocumentSchema, parseExtendDocument, parseSweepDocument, SweepDoc
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";
 import { requireSweepAccess } from "../auth.ts";
+import { requireCorpusAccess } from "../data-access.ts";
 import { sweepDeps } from "../deps.ts";
 import { invalidDocument } from "../problem.ts";
 import { documentedOnly } from "../validator.ts";
@@ -59,6 +60,7 @@ export const sweepRoutes: FastifyPluginAsync = async (app) => {
         q.name ? { name: q.name } : {},
       );
       if (!parsed.ok) throw invalidDocument(parsed.errors);
+      await requireCorpusAccess(parsed.value, app.deps.config.dataRoots);
       const dryRun = q.dryRun === true || q.dryRun === "true";
       const created = await createSweep(deps(), parsed.value, {
         dryRun,
