@@ -84,6 +84,7 @@ export function workerOptions(
     redisUrl: config.redisUrl,
     redisPrefix: config.redisPrefix,
     checkpointDir: config.checkpointDir,
+    trialMaxSeconds: config.trialMaxSeconds,
     ...(Number.isFinite(every) && every > 0 ? { checkpointEveryTokens: every } : {}),
     ...flags,
   };
