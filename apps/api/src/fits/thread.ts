@@ -1,12 +1,5 @@
-// The worker-thread side of pool.ts: one fit job per message.
-import { parentPort } from "node:worker_threads";
+// The worker-thread side of ad-hoc fits (routes/fits.ts runs them in a ThreadPool).
+import { serveThreadTasks } from "@powersweep/runtime";
 import { runFitJob } from "./job.ts";
 
-parentPort?.on("message", (m: { id: number; text: string; maxRows: number }) => {
-  try {
-    parentPort?.postMessage({ id: m.id, result: runFitJob(m.text, m.maxRows) });
-  } catch (err) {
-    parentPort?.postMessage({ id: m.id, error: (err as Error).message });
-  }
-});
-parentPort?.postMessage({ ready: true });
+serveThreadTasks(({ text, maxRows }: { text: string; maxRows: number }) => runFitJob(text, maxRows));

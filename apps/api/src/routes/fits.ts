@@ -1,10 +1,10 @@
 // Fits: the stored fit of a sweep (tables, law, B_opt, power-sweep optimum), predictions for a
 // target run, and ad-hoc fits of posted rows. The fitter service stores fits; these routes read them.
 import { fitTablesCsv, type PowerLaw, powerSchedulerConfig, predictLr, type SweepFit } from "@powersweep/fit";
+import { ThreadPool, ThreadPoolBusyError, ThreadTimeoutError } from "@powersweep/runtime";
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";
-import { FitsBodySchema } from "../fits/job.ts";
-import { FitPool, FitPoolBusyError, FitTimeoutError } from "../fits/pool.ts";
+import { type FitJobResult, FitsBodySchema } from "../fits/job.ts";
 import { problem } from "../problem.ts";
 import { documentedOnly } from "../validator.ts";
 
@@ -130,10 +130,12 @@ export const fitRoutes: FastifyPluginAsync = async (app) => {
     },
   );
 
-  const pool = new FitPool({
+  // parsing, validation and the fit all run in worker threads: the event loop stays free
+  const pool = new ThreadPool<{ text: string; maxRows: number }, FitJobResult>({
+    entry: new URL("../fits/thread.ts", import.meta.url),
     threads: FIT_THREADS,
-    timeoutMs: app.deps.config.fitTimeoutSeconds * 1000,
     maxQueued: FIT_MAX_QUEUED,
+    timeoutMs: app.deps.config.fitTimeoutSeconds * 1000,
   });
   app.addHook("onClose", () => pool.close());
 
@@ -149,13 +151,18 @@ export const fitRoutes: FastifyPluginAsync = async (app) => {
     },
     async (req, reply) => {
       const text = typeof req.body === "string" ? req.body : JSON.stringify(req.body ?? null);
-      // parsing, validation and the fit all run in a worker thread: the event loop stays free
-      const done = await pool.run(text, app.deps.config.fitMaxRows).catch((err: Error) => {
-        if (err instanceof FitTimeoutError)
-          throw problem(422, "fit-timeout", "Fit too slow", `${err.message} (FIT_TIMEOUT_SECONDS); post fewer rows`, {
-            errors: [{ path: "/body/rows", message: "too many rows to fit in time" }],
-          });
-        if (err instanceof FitPoolBusyError) {
+      const done = await pool.run({ text, maxRows: app.deps.config.fitMaxRows }).catch((err: Error) => {
+        if (err instanceof ThreadTimeoutError)
+          throw problem(
+            422,
+            "fit-timeout",
+            "Fit too slow",
+            `the fit ${err.message} (FIT_TIMEOUT_SECONDS); post fewer rows`,
+            {
+              errors: [{ path: "/body/rows", message: "too many rows to fit in time" }],
+            },
+          );
+        if (err instanceof ThreadPoolBusyError) {
           reply.header("retry-after", "5");
           throw problem(503, "fits-busy", "Busy", `${err.message}; try again shortly`);
         }
