@@ -25,8 +25,10 @@ export interface PowersweepConfig {
    * file corpora, only the built-in ones.
    */
   dataRoots: string[];
-  /** Most wall-clock seconds one trial attempt may run (a sweep may ask for less). */
+  /** Most wall-clock seconds one trial attempt may run. */
   trialMaxSeconds: number;
+  /** Fits of different sweeps the fitter runs at once (each in a worker thread). */
+  fitterConcurrency: number;
 }
 
 export const DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/powersweep";
@@ -68,5 +70,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PowersweepConf
     fitTimeoutSeconds: int(env, "FIT_TIMEOUT_SECONDS", 60),
     dataRoots: parseDataRoots(env.DATA_ROOTS),
     trialMaxSeconds: int(env, "TRIAL_MAX_SECONDS", 7 * 24 * 3600),
+    fitterConcurrency: int(env, "FITTER_CONCURRENCY", 2),
   };
 }

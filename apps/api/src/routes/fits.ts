@@ -70,7 +70,15 @@ export const fitRoutes: FastifyPluginAsync = async (app) => {
         if (table) return csv[table];
         return `# eta_opt\n${csv.etaOpt}\n# gamma\n${csv.gamma}`;
       }
-      return { id: fit.id, sweepId: id, createdAt: fit.createdAt, inputs: fit.inputs, ...result };
+      // the input by hash and count (fits stored before 2026-12 listed every trial id: not answered)
+      const { trialIds: _ids, ...inputs } = (fit.inputs ?? {}) as Record<string, unknown>;
+      return {
+        id: fit.id,
+        sweepId: id,
+        createdAt: fit.createdAt,
+        inputs: { ...inputs, hash: fit.inputHash },
+        ...result,
+      };
     },
   );
 
