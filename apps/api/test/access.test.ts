@@ -340,3 +340,20 @@ describe("corpus files at submission", () => {
     expect(ok.statusCode).toBe(200);
   });
 });
+
+test("a sweep's trialMaxSeconds above the deployment's TRIAL_MAX_SECONDS: 422 naming /trialMaxSeconds", async () => {
+  const over = await post(
+    "/v1/sweeps",
+    api.tokens.submit,
+    lrGrid({ name: "too-long", trialMaxSeconds: api.config.trialMaxSeconds + 1 }),
+  );
+  expect(over.statusCode).toBe(422);
+  expect(over.json().errors).toEqual([
+    { path: "/trialMaxSeconds", message: expect.stringMatching(/TRIAL_MAX_SECONDS/) },
+  ]);
+  expect(await api.db.sweep.count({ where: { name: "too-long" } })).toBe(0);
+  const ok = await post("/v1/sweeps", api.tokens.submit, lrGrid({ name: "short-trials", trialMaxSeconds: 60 }));
+  expect(ok.statusCode).toBe(201);
+  const stored = await api.db.sweep.findUniqueOrThrow({ where: { id: ok.json().id } });
+  expect((stored.spec as { trialMaxSeconds?: number }).trialMaxSeconds).toBe(60);
+});

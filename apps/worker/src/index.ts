@@ -42,6 +42,7 @@ import {
   recordMetrics,
   registerWorker,
   releaseTrial,
+  sweepTrialMaxSeconds,
   type TrialResultRecord,
 } from "@powersweep/orchestrator";
 import {
@@ -318,8 +319,11 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       return flushing;
     };
     const timer = setInterval(() => void flush(), flushMs);
-    // the deployment's wall-clock limit: a stuck trial is stopped (an exec trainer with its process group)
-    const limitSeconds = options.trialMaxSeconds ?? 0;
+    // the wall-clock limit (the sweep's, at most the deployment's): a stuck trial is stopped (an
+    // exec trainer with its process group)
+    const cap = options.trialMaxSeconds ?? 0;
+    const own = await sweepTrialMaxSeconds(sql, sweepId).catch(() => null);
+    const limitSeconds = own !== null && (cap <= 0 || own < cap) ? own : cap;
     const limit =
       limitSeconds > 0
         ? setTimeout(() => controller.abort("timeout"), Math.min(limitSeconds * 1000, 2 ** 31 - 1))
@@ -396,7 +400,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     }
     if (reason === "timeout" && (thrown || result?.status === "aborted")) {
       // another attempt would run past the same limit: failed, not retried
-      const message = `ran past the wall-clock limit of ${limitSeconds} s (TRIAL_MAX_SECONDS); stopped`;
+      const message = `ran past the wall-clock limit of ${limitSeconds} s (${own !== null && limitSeconds === own ? "the sweep's trialMaxSeconds" : "TRIAL_MAX_SECONDS"}); stopped`;
       await finish({ status: "failed", error: message, errorClass: "timeout", tokensSeen: result?.tokensSeen ?? null });
       throw new UnrecoverableError(message);
     }

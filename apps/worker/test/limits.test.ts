@@ -1,5 +1,6 @@
-// The deployment's wall-clock limit per trial (TRIAL_MAX_SECONDS): a trial that runs past it is
-// stopped and failed with errorClass "timeout", once (no retry), and the worker takes the next one.
+// Wall-clock limits per trial: the deployment's TRIAL_MAX_SECONDS, or a sweep's own
+// trialMaxSeconds below it. A trial that runs past its limit is stopped and failed with errorClass
+// "timeout", once (no retry), and the worker takes the next one.
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type Fleet, startFleet, sweepDone, tinyConfig } from "./fleet.ts";
 
@@ -25,4 +26,15 @@ it("a trial past TRIAL_MAX_SECONDS is stopped and failed (timeout, one attempt);
   expect(stuck).toMatchObject({ status: "failed", errorClass: "timeout", attempts: 1 });
   expect(stuck?.error).toMatch(/wall-clock limit of 3 s/);
   expect(short?.status).toBe("succeeded");
+}, 120_000);
+
+it("a sweep's own trialMaxSeconds, below the deployment's, applies", async () => {
+  const { sweepId, trialIds } = await fleet.createSweep([tinyConfig(3, 1e6)], {
+    trainer: "sleep",
+    spec: { trialMaxSeconds: 1 },
+  });
+  await sweepDone(fleet.db, sweepId, 90_000);
+  const t = await fleet.db.trial.findUniqueOrThrow({ where: { id: trialIds[0] as string } });
+  expect(t).toMatchObject({ status: "failed", errorClass: "timeout", attempts: 1 });
+  expect(t.error).toMatch(/wall-clock limit of 1 s \(the sweep's trialMaxSeconds\)/);
 }, 120_000);

@@ -12,8 +12,8 @@ import { requestFit } from "@powersweep/queue";
 import { ExtendDocumentSchema, parseExtendDocument, parseSweepDocument, SweepDocumentSchema } from "@powersweep/spec";
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";
+import { admitDocument } from "../admission.ts";
 import { requireSweepAccess } from "../auth.ts";
-import { requireCorpusAccess } from "../data-access.ts";
 import { sweepDeps } from "../deps.ts";
 import { invalidDocument } from "../problem.ts";
 import { documentedOnly } from "../validator.ts";
@@ -60,7 +60,7 @@ export const sweepRoutes: FastifyPluginAsync = async (app) => {
         q.name ? { name: q.name } : {},
       );
       if (!parsed.ok) throw invalidDocument(parsed.errors);
-      await requireCorpusAccess(parsed.value, app.deps.config.dataRoots);
+      await admitDocument(parsed.value, app.deps.config);
       const dryRun = q.dryRun === true || q.dryRun === "true";
       const created = await createSweep(deps(), parsed.value, {
         dryRun,
