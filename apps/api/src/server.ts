@@ -91,7 +91,8 @@ export function buildServer(input: ApiDeps): FastifyInstance {
 
   app.register(
     async (v1) => {
-      if (authEnabled(deps)) v1.addHook("onRequest", authHook());
+      if (authEnabled(deps))
+        v1.addHook("onRequest", authHook({ failuresPerMinute: deps.config.authFailuresPerMinute }));
       for (const plugin of v1Routes) await v1.register(plugin);
       for (const path of optionalV1Routes) {
         const plugin = await loadOptional(path);

@@ -22,6 +22,15 @@ export function formatProblem(p: ProblemDetails, source?: string): string {
   return [head, ...lines].join("\n");
 }
 
+/** What to do about a 401: a revoked token, an unknown one and a missing one each get their own hint. */
+export function unauthorisedHint(p: (ProblemDetails & { reason?: string }) | undefined, token?: string): string {
+  if (!token)
+    return "unauthorised: pass --token or set POWERSWEEP_TOKEN (an admin creates one with `powersweep token create`)";
+  if (p?.reason === "revoked" || /revoked/.test(p?.detail ?? ""))
+    return "unauthorised: token revoked; ask an admin for a new one (`powersweep token create`)";
+  return "unauthorised: unknown token; check --token / POWERSWEEP_TOKEN (an admin creates one with `powersweep token create`)";
+}
+
 export class ApiClient {
   constructor(private readonly opts: ClientOptions) {}
 
@@ -50,9 +59,7 @@ export class ApiClient {
     const parsed = text ? safeJson(text) : undefined;
     if (!res.ok) {
       if (res.status === 401)
-        throw new CliError(
-          "unauthorised: pass --token or set POWERSWEEP_TOKEN (create one with `powersweep token create`)",
-        );
+        throw new CliError(unauthorisedHint(parsed as ProblemDetails | undefined, this.opts.token));
       const problem = (parsed as ProblemDetails | undefined) ?? {
         title: res.statusText,
         status: res.status,

@@ -34,9 +34,10 @@ program
   .command("api")
   .description("run the REST API (migrates first)")
   .action(async () => {
-    const { prepareServices, closeOnSignals } = await import("./commands/stack.ts");
+    const { prepareServices, printFirstAdminToken, closeOnSignals } = await import("./commands/stack.ts");
     const config = loadConfig();
     await prepareServices(config);
+    await printFirstAdminToken(config);
     const { startApi } = await import("@powersweep/api");
     closeOnSignals([await startApi(config)], "api");
   });
@@ -67,21 +68,29 @@ program
     closeOnSignals([await startWorker(workerOptions(config, flags))], "worker");
   });
 
-// --- tokens (direct database access: run where the stack runs) --------------------------------
-const token = program.command("token").description("API tokens");
+// --- tokens (through the API, admin scope) ----------------------------------------------------
+const token = program
+  .command("token")
+  .description("API tokens (needs an admin token; `powersweep start` prints the first one on a new database)");
 token
   .command("create")
-  .requiredOption("--name <name>", "a unique name")
+  .description("create a token; its secret is printed once")
+  .requiredOption("--name <name>", "a unique name (the owner of the sweeps the token submits)")
   .addOption(
     new Option("--scope <scope>", "what the token may do").choices(["read", "submit", "admin"]).default("submit"),
   )
+  .option("--database-url <url>", "operators only: write into this existing, migrated database instead of the API")
   .option("--json", "machine-readable output")
-  .action(async (o) => (await import("./commands/tokens.ts")).createToken(o));
+  .action(async (o) => (await import("./commands/tokens.ts")).createToken(globals(), o));
 token
   .command("list")
+  .description("tokens with their scopes and state (never their secrets)")
   .option("--json", "machine-readable output")
-  .action(async (o) => (await import("./commands/tokens.ts")).listTokens(o));
-token.command("revoke <name>").action(async (name) => (await import("./commands/tokens.ts")).revokeToken(name));
+  .action(async (o) => (await import("./commands/tokens.ts")).listTokens(globals(), o));
+token
+  .command("revoke <name-or-id>")
+  .description("revoke a token; every API process refuses it from the next request")
+  .action(async (which) => (await import("./commands/tokens.ts")).revokeToken(globals(), which));
 
 // --- sweeps ---------------------------------------------------------------------------------
 program

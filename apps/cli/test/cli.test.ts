@@ -31,8 +31,18 @@ beforeAll(async () => {
     await api.close();
   };
   const created = await runCli(
-    ["token", "create", "--name", `cli-${config.redisPrefix}`, "--scope", "admin", "--json"],
-    { DATABASE_URL: config.databaseUrl },
+    [
+      "token",
+      "create",
+      "--name",
+      `cli-${config.redisPrefix}`,
+      "--scope",
+      "admin",
+      "--json",
+      "--database-url",
+      config.databaseUrl,
+    ],
+    {},
   );
   expect(created.code, created.stderr).toBe(0);
   env = {

@@ -16,11 +16,11 @@ export interface CliRun {
 export function runCli(
   args: string[],
   env: NodeJS.ProcessEnv = {},
-  { timeoutMs = 120_000, input }: { timeoutMs?: number; input?: string } = {},
+  { timeoutMs = 120_000, input, cwd = root }: { timeoutMs?: number; input?: string; cwd?: string } = {},
 ): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [tsxCli, main, ...args], {
-      cwd: root,
+      cwd,
       env: { ...process.env, ...env },
       stdio: ["pipe", "pipe", "pipe"],
     });

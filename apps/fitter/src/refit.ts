@@ -1,8 +1,9 @@
-// Refit one sweep from its finished trials. A fit is stored with the exact trial set it used; when
-// nothing changed since the last fit (same input hash), the stored fit is reused.
+// Refit one sweep from its finished trials. A fit references the trial set it used by a hash (of
+// the trial ids, statuses and losses, and the options) and a count; when nothing changed since the
+// last fit (same input hash), the stored fit is reused.
 import { createHash } from "node:crypto";
 import type { Db } from "@powersweep/db";
-import { type FitRow, fitSweep } from "@powersweep/fit";
+import { type FitRow, fitSweep, type SweepFit } from "@powersweep/fit";
 
 export interface RefitOutcome {
   fitId: string;
@@ -40,10 +41,14 @@ export function fitInputHash(rows: Array<FitRow & { id: string }>, options: unkn
   return h.digest("hex");
 }
 
+/** How a fit is computed: fitSweep here, or in a worker thread (the fitter's pool). */
+export type FitFn = (rows: FitRow[], options: Record<string, unknown>) => SweepFit | Promise<SweepFit>;
+
 export async function refitSweep(
   db: Db,
   sweepId: string,
   options: Record<string, unknown> = {},
+  fit: FitFn = fitSweep,
 ): Promise<RefitOutcome | null> {
   const sweep = await db.sweep.findUnique({ where: { id: sweepId }, select: { id: true } });
   if (!sweep) return null;
@@ -54,17 +59,18 @@ export async function refitSweep(
     select: { id: true },
   });
   if (existing) return { fitId: existing.id, reused: true, rows: rows.length };
-  const result = fitSweep(rows, options);
-  const fit = await db.fit.upsert({
+  const result = await fit(rows, options);
+  const stored = await db.fit.upsert({
     where: { sweepId_inputHash: { sweepId, inputHash } },
     create: {
       sweepId,
       inputHash,
-      inputs: { trialIds: rows.map((r) => r.id), rowCount: rows.length, options: options as object },
+      // the input is the hash (inputHash) and its size, not a list of trial ids
+      inputs: { rowCount: rows.length, options: options as object },
       result: result as unknown as object,
     },
     update: {},
     select: { id: true },
   });
-  return { fitId: fit.id, reused: false, rows: rows.length };
+  return { fitId: stored.id, reused: false, rows: rows.length };
 }

@@ -70,7 +70,35 @@ describe("fitter", () => {
     expect(result.law.pooled.b).toBeCloseTo(TRUTH.b, 3);
     expect(result.law.pooled.a / TRUTH.a).toBeCloseTo(1, 2);
     expect((fit!.inputs as { rowCount: number }).rowCount).toBe(16 * 11);
+    // the input is referenced by its hash and count, not by a list of trial ids
+    expect(fit!.inputs).not.toHaveProperty("trialIds");
+    expect(JSON.stringify(fit!.inputs).length).toBeLessThan(200);
   });
+
+  it("fits different sweeps concurrently: a small sweep's fit does not wait behind a large one", async () => {
+    // many seeds make the large fit slow (every group's bootstrap resamples over them)
+    const large = importRows().flatMap((r) => Array.from({ length: 40 }, (_, seed) => ({ ...r, seed })));
+    const big = (await createSweep(deps, { kind: "import", name: "large", rows: large } as never)).id!;
+    const small = (await createSweep(deps, { kind: "import", name: "small", rows: importRows().slice(0, 44) } as never))
+      .id!;
+    await requestFit(fitQueue, big, 0);
+    // the large fit has started before the small one is asked for
+    for (let i = 0; i < 600 && !(await fitQueue.getActiveCount()); i++) await new Promise((r) => setTimeout(r, 50));
+    await requestFit(fitQueue, small, 0);
+    const stored = async (id: string) => {
+      for (let i = 0; i < 1200; i++) {
+        const f = await db.fit.findFirst({ where: { sweepId: id } });
+        if (f) return f;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`no fit of ${id}`);
+    };
+    const smallFit = await stored(small);
+    expect(await db.fit.count({ where: { sweepId: big } })).toBe(0); // still fitting
+    const bigFit = await stored(big);
+    expect(smallFit.createdAt.getTime()).toBeLessThan(bigFit.createdAt.getTime());
+    expect((bigFit.inputs as { rowCount: number }).rowCount).toBe(large.length);
+  }, 120_000);
 
   it("reuses the stored fit when nothing changed, and refits when a result changes", async () => {
     const again = await refitSweep(db, sweepId);
@@ -85,12 +113,17 @@ describe("fitter", () => {
 
   it("is served by the API: fit JSON, CSV tables, predictions, ad-hoc fits", async () => {
     const app = buildServer({ db, redis, trialQueue, fitQueue, config });
-    const { token } = await createApiToken(db, { name: `fit-reader-${config.redisPrefix}`, scopes: ["read"] });
+    const { token } = await createApiToken(db, { name: `fit-submitter-${config.redisPrefix}`, scopes: ["submit"] });
     const auth = { authorization: `Bearer ${token}` };
     try {
       const fit = await app.inject({ method: "GET", url: `/v1/sweeps/${sweepId}/fit`, headers: auth });
       expect(fit.statusCode).toBe(200);
       expect(fit.json().law.pooled.b).toBeCloseTo(TRUTH.b, 2);
+      expect(fit.json().inputs).toEqual({
+        rowCount: 16 * 11,
+        options: {},
+        hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+      });
 
       const csv = await app.inject({
         method: "GET",

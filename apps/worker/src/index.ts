@@ -42,6 +42,7 @@ import {
   recordMetrics,
   registerWorker,
   releaseTrial,
+  sweepTrialMaxSeconds,
   type TrialResultRecord,
 } from "@powersweep/orchestrator";
 import {
@@ -92,6 +93,8 @@ export interface WorkerOptions {
   maxStalledCount?: number;
   /** Checkpoint every N training tokens (default 0: only on abort). */
   checkpointEveryTokens?: number;
+  /** Wall-clock limit of one trial attempt in seconds (TRIAL_MAX_SECONDS): past it the trial is stopped and failed. */
+  trialMaxSeconds?: number;
   /** Progress points are buffered and written every metricsFlushMs or metricsFlushPoints points. */
   metricsFlushMs?: number;
   metricsFlushPoints?: number;
@@ -316,6 +319,15 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       return flushing;
     };
     const timer = setInterval(() => void flush(), flushMs);
+    // the wall-clock limit (the sweep's, at most the deployment's): a stuck trial is stopped (an
+    // exec trainer with its process group)
+    const cap = options.trialMaxSeconds ?? 0;
+    const own = await sweepTrialMaxSeconds(sql, sweepId).catch(() => null);
+    const limitSeconds = own !== null && (cap <= 0 || own < cap) ? own : cap;
+    const limit =
+      limitSeconds > 0
+        ? setTimeout(() => controller.abort("timeout"), Math.min(limitSeconds * 1000, 2 ** 31 - 1))
+        : null;
     const onProgress = (p: TrialProgress) => {
       entry.tokensPerSecond = p.tokensPerSecond;
       buffer.push({ step: p.step, tokens: p.tokens, lr: p.lr, trainLoss: p.trainLoss, evalLoss: p.evalLoss ?? null });
@@ -336,6 +348,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       thrown = e;
     } finally {
       clearInterval(timer);
+      if (limit) clearTimeout(limit);
       active.delete(trialId);
       releaseSlot(); // the trainer is done with the device; the result is written off-slot
     }
@@ -384,6 +397,12 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         throw new WaitingError();
       }
       return { status: "released" };
+    }
+    if (reason === "timeout" && (thrown || result?.status === "aborted")) {
+      // another attempt would run past the same limit: failed, not retried
+      const message = `ran past the wall-clock limit of ${limitSeconds} s (${own !== null && limitSeconds === own ? "the sweep's trialMaxSeconds" : "TRIAL_MAX_SECONDS"}); stopped`;
+      await finish({ status: "failed", error: message, errorClass: "timeout", tokensSeen: result?.tokensSeen ?? null });
+      throw new UnrecoverableError(message);
     }
     if (thrown instanceof InvalidConfigError || (thrown as Error | null)?.name === "InvalidConfigError") {
       await finish({ status: "failed", error: errorText(thrown), errorClass: "invalid-config" });

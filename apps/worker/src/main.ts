@@ -52,6 +52,7 @@ export function workerOptionsFromEnv(args: WorkerArgs, env: NodeJS.ProcessEnv = 
     redisUrl: c.redisUrl,
     redisPrefix: c.redisPrefix,
     checkpointDir: c.checkpointDir,
+    trialMaxSeconds: c.trialMaxSeconds,
     devices: args.devices,
     concurrency: args.concurrency,
     execTrainers: args.execTrainers,

@@ -40,7 +40,7 @@ export interface Fleet {
   spawnWorker(args?: string[], env?: NodeJS.ProcessEnv): Promise<WorkerProc>;
   createSweep(
     configs: TrialConfig[],
-    opts?: { trainer?: string; maxAttempts?: number; enqueue?: boolean },
+    opts?: { trainer?: string; maxAttempts?: number; enqueue?: boolean; spec?: Record<string, unknown> },
   ): Promise<{ sweepId: string; trialIds: string[] }>;
   close(): Promise<void>;
 }
@@ -117,9 +117,19 @@ export async function startFleet(label: string, baseEnv: NodeJS.ProcessEnv = {})
     return w;
   }
 
-  async function createSweep(configs: TrialConfig[], { trainer = "sleep", maxAttempts = 3, enqueue = true } = {}) {
+  async function createSweep(
+    configs: TrialConfig[],
+    { trainer = "sleep", maxAttempts = 3, enqueue = true, spec = {} as Record<string, unknown> } = {},
+  ) {
     const sweep = await db.sweep.create({
-      data: { name: `${label}-sweep`, kind: "lr_grid", spec: {}, trainer, maxAttempts, trialCount: configs.length },
+      data: {
+        name: `${label}-sweep`,
+        kind: "lr_grid",
+        spec: spec as object,
+        trainer,
+        maxAttempts,
+        trialCount: configs.length,
+      },
     });
     const trialIds: string[] = [];
     for (const c of configs) {

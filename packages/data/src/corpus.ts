@@ -2,6 +2,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { Corpus } from "@powersweep/spec";
+import { readDataFile } from "./access.ts";
 import { DataError } from "./errors.ts";
 import { fnv1a } from "./random.ts";
 
@@ -78,12 +79,7 @@ export function splitTextFilePaths(
 }
 
 async function readTextFile(path: string): Promise<TextDocument> {
-  try {
-    return { id: path, text: await readFile(path, "utf8") };
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new DataError(`text-files: cannot read ${path}${code ? ` (${code})` : ""}`);
-  }
+  return { id: path, text: (await readDataFile(path, "text-files")).toString("utf8") };
 }
 
 /** Whole-document train/test split of a text corpus (sotu or text-files). */

@@ -1,5 +1,5 @@
-import { readFile } from "node:fs/promises";
 import type { Corpus, Tokenizer } from "@powersweep/spec";
+import { readDataFile } from "./access.ts";
 import { loadDocumentSplit, type TextDocument } from "./corpus.ts";
 import { DataError } from "./errors.ts";
 import { createCodec, DOCUMENT_SEPARATOR, type TextCodec } from "./tokenizer.ts";
@@ -101,15 +101,12 @@ async function loadTextDataset(
   };
 }
 
-/** Read a little-endian uint16/uint32 token file and check every id is < vocabSize. */
+/**
+ * Read a little-endian uint16/uint32 token file (inside DATA_ROOTS) and check every id is <
+ * vocabSize.
+ */
 export async function readTokenFile(path: string, dtype: "uint16" | "uint32", vocabSize: number): Promise<TokenStream> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new DataError(`token-file: cannot read ${path}${code ? ` (${code})` : ""}`);
-  }
+  const bytes = await readDataFile(path, "token-file");
   const width = dtype === "uint16" ? 2 : 4;
   if (bytes.byteLength % width !== 0) {
     throw new DataError(`token-file: ${path} has ${bytes.byteLength} bytes, not a multiple of ${width} (${dtype})`);
@@ -120,7 +117,10 @@ export async function readTokenFile(path: string, dtype: "uint16" | "uint32", vo
   for (let i = 0; i < length; i++) {
     const id = width === 2 ? view.getUint16(i * 2, true) : view.getUint32(i * 4, true);
     if (id >= vocabSize) {
-      throw new DataError(`token-file: ${path} token ${i} has id ${id}, not below vocabSize ${vocabSize}`);
+      // the message never carries an id: an id is bytes of the file
+      throw new DataError(
+        `token-file: ${path} holds ids not below vocabSize ${vocabSize} (not a ${dtype} token file?)`,
+      );
     }
     stream[i] = id;
   }

@@ -1,3 +1,4 @@
+export { corpusAccessProblems, corpusFiles, dataFileProblem, dataRootsFromEnv, readDataFile } from "./access.ts";
 export {
   type Batch,
   type BatchLoader,

@@ -12,6 +12,7 @@ import { tempDir, tokenBytes } from "./helpers.ts";
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 beforeAll(async () => {
   tmp = await tempDir();
+  process.env.DATA_ROOTS = tmp.dir; // corpus files are read only inside the deployment's data roots
 });
 afterAll(() => tmp.cleanup());
 
@@ -47,7 +48,7 @@ describe("text-files corpus", () => {
     const missing = `${tmp.dir}/no-such-file.txt`;
     const load = loadDataset({ corpus: { type: "text-files", paths: [good, missing], testFraction: 0.5 } });
     await expect(load).rejects.toThrow(DataError);
-    await expect(load).rejects.toThrow(`cannot read ${missing} (ENOENT)`);
+    await expect(load).rejects.toThrow(`${missing} does not exist`);
   });
 });
 
@@ -89,9 +90,11 @@ describe("token-file corpus", () => {
       ({ type: "token-file", trainPath, testPath, dtype: "uint16", vocabSize: 256 }) as const;
     await expect(loadDataset({ corpus: corpus(odd, ok) })).rejects.toThrow(`${odd} has 3 bytes, not a multiple of 2`);
     await expect(loadDataset({ corpus: corpus(ok, outOfRange) })).rejects.toThrow(
-      `${outOfRange} token 2 has id 300, not below vocabSize 256`,
+      `${outOfRange} holds ids not below vocabSize 256`,
     );
-    await expect(loadDataset({ corpus: corpus(ok, `${tmp.dir}/gone.u16`) })).rejects.toThrow(/gone\.u16 \(ENOENT\)/);
+    await expect(loadDataset({ corpus: corpus(ok, `${tmp.dir}/gone.u16`) })).rejects.toThrow(
+      /gone\.u16 does not exist/,
+    );
     await expect(loadDataset({ corpus: corpus(ok, ok) })).rejects.toThrow(/same file/);
     await expect(loadDataset({ corpus: corpus(ok, ok), tokenizer: { type: "gpt2-topk", topK: 512 } })).rejects.toThrow(
       /already tokenised/,

@@ -2,6 +2,7 @@
 // read < submit < admin (admin implies all).
 import { createHash, randomBytes } from "node:crypto";
 import type { Db } from "@powersweep/db";
+import { queryRows, type SqlClient } from "./sql.ts";
 
 export const SCOPES = ["read", "submit", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -57,6 +58,57 @@ function info(row: ApiTokenInfo & { secretHash?: string }): ApiTokenInfo {
 export async function listApiTokens(db: Db): Promise<ApiTokenInfo[]> {
   const rows = await db.apiToken.findMany({ orderBy: { createdAt: "asc" } });
   return rows.map(info);
+}
+
+/** Revokes the active token with this id; the revoked token, or null when there is no active one. */
+export async function revokeApiTokenById(db: Db, id: string): Promise<ApiTokenInfo | null> {
+  const { count } = await db.apiToken.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } });
+  if (!count) return null;
+  return info(await db.apiToken.findUniqueOrThrow({ where: { id } }));
+}
+
+/**
+ * Creates an admin token named "admin" when the deployment has no token at all (a new database),
+ * and returns it; null once any token exists. Concurrent starts race on the unique name, so at
+ * most one of them prints a secret.
+ */
+export async function bootstrapAdminToken(db: Db): Promise<(ApiTokenInfo & { token: string }) | null> {
+  if ((await db.apiToken.count()) > 0) return null;
+  try {
+    return await createApiToken(db, { name: "admin", scopes: ["admin"] });
+  } catch (err) {
+    if ((err as { code?: string }).code === "P2002") return null;
+    throw err;
+  }
+}
+
+export type TokenCheck =
+  | { ok: true; token: { id: string; name: string; scopes: string[] } }
+  | { ok: false; reason: "unknown" | "revoked" };
+
+/**
+ * What a presented secret is: an active token, a revoked one, or nothing. One indexed read, no
+ * cache, so a revocation holds at once on every API process. Marks the token used (at most once a
+ * minute, without waiting).
+ */
+export async function checkApiToken(c: SqlClient, secret: string): Promise<TokenCheck> {
+  const rows = await queryRows<{ id: string; name: string; scopes: string[]; revoked: boolean; stale: boolean }>(
+    c,
+    `SELECT id::text AS id, name, scopes, "revokedAt" IS NOT NULL AS revoked,
+            ("lastUsedAt" IS NULL OR "lastUsedAt" < now() - interval '1 minute') AS stale
+       FROM "ApiToken" WHERE "secretHash" = $1`,
+    [hashToken(secret)],
+    "ps_check_token",
+  );
+  const row = rows[0];
+  if (!row) return { ok: false, reason: "unknown" };
+  if (row.revoked) return { ok: false, reason: "revoked" };
+  if (row.stale) {
+    void queryRows(c, `UPDATE "ApiToken" SET "lastUsedAt" = now() WHERE id = $1::uuid RETURNING id`, [row.id]).catch(
+      () => {},
+    );
+  }
+  return { ok: true, token: { id: row.id, name: row.name, scopes: row.scopes } };
 }
 
 /** Revokes the active token with this name; false when there is none. */

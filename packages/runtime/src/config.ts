@@ -1,4 +1,6 @@
 // Process configuration from the environment: one place for every variable README documents.
+import { delimiter, isAbsolute, resolve } from "node:path";
+
 export interface PowersweepConfig {
   databaseUrl: string;
   redisUrl: string;
@@ -14,6 +16,21 @@ export interface PowersweepConfig {
   workerLostAfterSeconds: number;
   /** Log level of the processes; a line per HTTP request only at "debug" or "trace". */
   logLevel: LogLevel;
+  /** Failed token checks per client address and minute before the API answers 429. */
+  authFailuresPerMinute: number;
+  /** Most rows an ad-hoc fit (POST /v1/fits) takes. */
+  fitMaxRows: number;
+  /** Longest an ad-hoc fit may run, in seconds. */
+  fitTimeoutSeconds: number;
+  /**
+   * Directories whose files sweep documents may name as corpora (absolute, resolved). Empty: no
+   * file corpora, only the built-in ones.
+   */
+  dataRoots: string[];
+  /** Most wall-clock seconds one trial attempt may run. */
+  trialMaxSeconds: number;
+  /** Fits of different sweeps the fitter runs at once (each in a worker thread). */
+  fitterConcurrency: number;
 }
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -37,6 +54,19 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   return v;
 }
 
+/** DATA_ROOTS: absolute directories separated by the platform's path delimiter (":" on Linux). */
+export function parseDataRoots(raw: string | undefined): string[] {
+  if (!raw) return [];
+  return raw
+    .split(delimiter)
+    .map((r) => r.trim())
+    .filter(Boolean)
+    .map((r) => {
+      if (!isAbsolute(r)) throw new Error(`DATA_ROOTS entries must be absolute directories, got "${r}"`);
+      return resolve(r);
+    });
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): PowersweepConfig {
   return {
     databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
@@ -48,5 +78,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PowersweepConf
     maxTrialsPerSweep: int(env, "MAX_TRIALS_PER_SWEEP", 200_000),
     workerLostAfterSeconds: int(env, "WORKER_LOST_AFTER_SECONDS", 60),
     logLevel: logLevel(env),
+    authFailuresPerMinute: int(env, "AUTH_FAILURES_PER_MINUTE", 20),
+    fitMaxRows: int(env, "FIT_MAX_ROWS", 100_000),
+    fitTimeoutSeconds: int(env, "FIT_TIMEOUT_SECONDS", 60),
+    dataRoots: parseDataRoots(env.DATA_ROOTS),
+    trialMaxSeconds: int(env, "TRIAL_MAX_SECONDS", 7 * 24 * 3600),
+    fitterConcurrency: int(env, "FITTER_CONCURRENCY", 2),
   };
 }

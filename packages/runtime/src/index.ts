@@ -1,2 +1,3 @@
 export * from "./config.ts";
 export * from "./services.ts";
+export * from "./threads.ts";

@@ -162,6 +162,14 @@ const common = {
     Type.Integer({ minimum: 0, maximum: 2_097_152, description: "BullMQ priority, 1 is highest; 0 none." }),
   ),
   maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+  trialMaxSeconds: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 31_536_000,
+      description:
+        "Wall-clock limit of one trial attempt, in seconds; past it the trial is stopped and failed. At most the deployment's TRIAL_MAX_SECONDS (its default).",
+    }),
+  ),
   tags: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 50 })),
 };
 

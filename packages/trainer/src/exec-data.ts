@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DataError, loadDataset } from "@powersweep/data";
+import { corpusAccessProblems, DataError, dataRootsFromEnv, loadDataset } from "@powersweep/data";
 import type { TrialConfig } from "@powersweep/spec";
 import { InvalidConfigError } from "./types.ts";
 
@@ -63,6 +63,9 @@ async function cacheKey(config: TrialConfig): Promise<string> {
 export async function prepareExecData(config: TrialConfig, cacheDir = execDataCacheDir()): Promise<ExecData> {
   const { corpus } = config;
   if (corpus.type === "token-file") {
+    // the exec trainer opens these itself: check them here (DATA_ROOTS, regular files) first
+    const problems = await corpusAccessProblems(corpus, dataRootsFromEnv());
+    if (problems.length) throw new InvalidConfigError(`token-file: ${problems.map((p) => p.message).join("; ")}`);
     return { trainPath: corpus.trainPath, testPath: corpus.testPath, dtype: corpus.dtype, vocabSize: corpus.vocabSize };
   }
   const dir = join(cacheDir, await cacheKey(config));

@@ -112,10 +112,21 @@ async function runExecTrial(
   if (options.signal?.aborted) return aborted();
 
   const [file, ...args] = trainer.command as [string, ...string[]];
+  // Its own process group (detached), so a stop reaches everything it started (data loaders,
+  // torchrun children), not only the direct child.
   const child: ChildProcess = spawn(file, args, {
     env: { ...process.env, ...trainer.env },
     stdio: ["pipe", "pipe", "pipe"],
+    detached: true,
   });
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      if (child.pid) process.kill(-child.pid, signal);
+      else child.kill(signal);
+    } catch {
+      child.kill(signal); // the group is gone already
+    }
+  };
   const log = trainer.log ?? ((line: string) => console.error(`[${trainer.name}] ${line}`));
 
   let stderrTail = "";
@@ -155,10 +166,10 @@ async function runExecTrial(
   let killTimer: NodeJS.Timeout | undefined;
   let killed = false;
   const onAbort = () => {
-    child.kill("SIGTERM");
+    signalGroup("SIGTERM");
     killTimer = setTimeout(() => {
       killed = true;
-      child.kill("SIGKILL");
+      signalGroup("SIGKILL");
     }, trainer.graceMs ?? DEFAULT_GRACE_MS);
   };
   options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -174,6 +185,8 @@ async function runExecTrial(
   } finally {
     options.signal?.removeEventListener("abort", onAbort);
     if (killTimer) clearTimeout(killTimer);
+    // a stopped trial leaves nothing behind: whatever its group still holds is killed
+    if (options.signal?.aborted) signalGroup("SIGKILL");
   }
   const tail = stderrTail.trim();
   const exitText = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;

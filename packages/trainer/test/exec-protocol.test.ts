@@ -9,6 +9,7 @@ import { createExecTrainer, type ExecJob } from "../src/exec.ts";
 import { InvalidConfigError, type TrialProgress } from "../src/types.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "exec-protocol-"));
+process.env.DATA_ROOTS = dir; // token files are read only inside the data roots
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 // Token files so the config is valid and the data step passes them through untouched.
@@ -21,6 +22,7 @@ const fake = join(dir, "fake-trainer.mjs");
 writeFileSync(
   fake,
   `
+import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 const mode = process.env.FAKE_MODE;
 const say = (o) => process.stdout.write(JSON.stringify(o) + "\\n");
@@ -54,6 +56,13 @@ process.stdin.on("end", () => {
       process.exit(0);
     });
     say({ type: "progress", step: 1, tokens: 128, lr: 0.01, trainLoss: 5.5, tokensPerSecond: 1000 }); // after the handler is in place
+    setInterval(() => {}, 1000);
+  } else if (mode === "family") {
+    // a helper process that ignores SIGTERM, as a data loader might; the trainer itself hangs too
+    const helper = spawn(process.execPath, ["-e", "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)"], { stdio: "ignore" });
+    writeFileSync(process.env.FAKE_JOB_FILE + ".helper", String(helper.pid));
+    process.on("SIGTERM", () => {});
+    say({ type: "progress", step: 1, tokens: 128, lr: 0.01, trainLoss: 5.5, tokensPerSecond: 1000 });
     setInterval(() => {}, 1000);
   }
 });
@@ -175,6 +184,32 @@ describe("exec trainer protocol", () => {
     expect(result.reason).toMatch(/killed/);
     expect(result.tokensSeen).toBe(128); // from the last progress line
     expect(performance.now() - started).toBeLessThan(20_000);
+  });
+
+  it("a stopped trial's whole process group is killed, helpers that ignore SIGTERM included", async () => {
+    const jobFile = join(dir, `job-family-${Math.random().toString(36).slice(2)}.json`);
+    const t = createExecTrainer({
+      name: "fake",
+      command: [process.execPath, fake],
+      env: { FAKE_MODE: "family", FAKE_JOB_FILE: jobFile },
+      log: () => {},
+      graceMs: 300,
+    });
+    const controller = new AbortController();
+    const result = await t.runTrial(config(), { signal: controller.signal, onProgress: () => controller.abort() });
+    expect(result.status).toBe("aborted");
+    const helperPid = Number(readFileSync(`${jobFile}.helper`, "utf8"));
+    const alive = () => {
+      try {
+        process.kill(helperPid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    // SIGKILL is delivered at once; wait for init to reap the orphan
+    for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(alive()).toBe(false);
   });
 
   it("an unstartable command is an Error naming it", async () => {

@@ -19,6 +19,7 @@ const torchMissing =
 if (torchMissing) console.warn(`SKIPPING reference torch trainer tests: ${torchMissing}`);
 
 const dir = mkdtempSync(join(tmpdir(), "exec-torch-"));
+process.env.DATA_ROOTS = dir; // token files are read only inside the data roots
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const LN_256 = Math.log(256);
 

@@ -1,52 +1,19 @@
 // Fits: the stored fit of a sweep (tables, law, B_opt, power-sweep optimum), predictions for a
 // target run, and ad-hoc fits of posted rows. The fitter service stores fits; these routes read them.
-import {
-  type FitRow,
-  fitSweep,
-  fitTablesCsv,
-  type PowerLaw,
-  powerSchedulerConfig,
-  predictLr,
-  type SweepFit,
-} from "@powersweep/fit";
+import { fitTablesCsv, type PowerLaw, powerSchedulerConfig, predictLr, type SweepFit } from "@powersweep/fit";
+import { ThreadPool, ThreadPoolBusyError, ThreadTimeoutError } from "@powersweep/runtime";
 import { Type } from "@sinclair/typebox";
-import { Value } from "@sinclair/typebox/value";
 import type { FastifyPluginAsync } from "fastify";
+import { type FitJobResult, FitsBodySchema } from "../fits/job.ts";
 import { problem } from "../problem.ts";
 import { documentedOnly } from "../validator.ts";
 
 const Id = Type.Object({ id: Type.String({ format: "uuid" }) });
 const positive = Type.Number({ exclusiveMinimum: 0 });
 
-const FitRowSchema = Type.Object(
-  {
-    model: Type.String({ minLength: 1, maxLength: 64 }),
-    tokens: positive,
-    batchSize: Type.Integer({ minimum: 1 }),
-    lr: Type.Optional(Type.Union([positive, Type.Null()])),
-    powerA: Type.Optional(Type.Union([positive, Type.Null()])),
-    powerB: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
-    seed: Type.Optional(Type.Integer({ minimum: 0 })),
-    testLoss: Type.Union([Type.Number(), Type.Null()]),
-    status: Type.Optional(Type.String()),
-  },
-  { additionalProperties: false },
-);
-
-const FitOptionsSchema = Type.Object(
-  {
-    bandSteps: Type.Optional(Type.Integer({ minimum: 1, maximum: 10 })),
-    topK: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
-    includeEdge: Type.Optional(Type.Boolean()),
-    seed: Type.Optional(Type.Integer({ minimum: 0 })),
-  },
-  { additionalProperties: false },
-);
-
-const FitsBodySchema = Type.Object(
-  { rows: Type.Array(FitRowSchema, { minItems: 1, maxItems: 1_000_000 }), options: Type.Optional(FitOptionsSchema) },
-  { additionalProperties: false },
-);
+/** Threads that run ad-hoc fits, and how many fits may wait for one. */
+const FIT_THREADS = 2;
+const FIT_MAX_QUEUED = 16;
 
 async function latestFit(app: Parameters<FastifyPluginAsync>[0], sweepId: string) {
   const sweep = await app.deps.db.sweep.findUnique({ where: { id: sweepId }, select: { id: true } });
@@ -103,7 +70,15 @@ export const fitRoutes: FastifyPluginAsync = async (app) => {
         if (table) return csv[table];
         return `# eta_opt\n${csv.etaOpt}\n# gamma\n${csv.gamma}`;
       }
-      return { id: fit.id, sweepId: id, createdAt: fit.createdAt, inputs: fit.inputs, ...result };
+      // the input by hash and count (fits stored before 2026-12 listed every trial id: not answered)
+      const { trialIds: _ids, ...inputs } = (fit.inputs ?? {}) as Record<string, unknown>;
+      return {
+        id: fit.id,
+        sweepId: id,
+        createdAt: fit.createdAt,
+        inputs: { ...inputs, hash: fit.inputHash },
+        ...result,
+      };
     },
   );
 
@@ -163,30 +138,49 @@ export const fitRoutes: FastifyPluginAsync = async (app) => {
     },
   );
 
+  // parsing, validation and the fit all run in worker threads: the event loop stays free
+  const pool = new ThreadPool<{ text: string; maxRows: number }, FitJobResult>({
+    entry: new URL("../fits/thread.ts", import.meta.url),
+    threads: FIT_THREADS,
+    maxQueued: FIT_MAX_QUEUED,
+    timeoutMs: app.deps.config.fitTimeoutSeconds * 1000,
+  });
+  app.addHook("onClose", () => pool.close());
+
   app.post(
     "/fits",
     {
-      config: { scope: "read" },
+      config: { scope: "submit" },
       schema: {
-        summary: "Fit posted result rows without storing a sweep",
+        summary: `Fit posted result rows without storing a sweep (submit scope; at most FIT_MAX_ROWS rows, ${app.deps.config.fitMaxRows} here, and FIT_TIMEOUT_SECONDS)`,
         tags: ["fits"],
         body: documentedOnly(FitsBodySchema),
       },
     },
-    async (req) => {
-      let body: unknown;
-      try {
-        body = typeof req.body === "string" ? JSON.parse(req.body) : req.body;
-      } catch (err) {
-        throw problem(400, "invalid-json", "Invalid JSON", (err as Error).message);
+    async (req, reply) => {
+      const text = typeof req.body === "string" ? req.body : JSON.stringify(req.body ?? null);
+      const done = await pool.run({ text, maxRows: app.deps.config.fitMaxRows }).catch((err: Error) => {
+        if (err instanceof ThreadTimeoutError)
+          throw problem(
+            422,
+            "fit-timeout",
+            "Fit too slow",
+            `the fit ${err.message} (FIT_TIMEOUT_SECONDS); post fewer rows`,
+            {
+              errors: [{ path: "/body/rows", message: "too many rows to fit in time" }],
+            },
+          );
+        if (err instanceof ThreadPoolBusyError) {
+          reply.header("retry-after", "5");
+          throw problem(503, "fits-busy", "Busy", `${err.message}; try again shortly`);
+        }
+        throw err;
+      });
+      if (!done.ok) {
+        const { status, slug, title, detail, errors } = done;
+        throw problem(status, slug, title, detail, errors ? { errors } : {});
       }
-      const errors = [...Value.Errors(FitsBodySchema, body)]
-        .slice(0, 20)
-        .map((e) => ({ path: `/body${e.path}`, message: e.message }));
-      if (errors.length)
-        throw problem(400, "invalid-rows", "Invalid rows", `${errors[0]!.path}: ${errors[0]!.message}`, { errors });
-      const { rows, options } = body as { rows: FitRow[]; options?: Record<string, unknown> };
-      return fitSweep(rows, options ?? {});
+      return done.fit;
     },
   );
 };

@@ -5,13 +5,14 @@ import { curveRoutes } from "./curves.ts";
 import { healthRoutes } from "./health.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { sweepRoutes } from "./sweeps.ts";
+import { tokenRoutes } from "./tokens.ts";
 import { trialRoutes } from "./trials.ts";
 
 /** Outside /v1, no token. */
 export const publicRoutes: FastifyPluginAsync[] = [healthRoutes, metricsRoutes];
 
 /** Under /v1, bearer token required. */
-export const v1Routes: FastifyPluginAsync[] = [sweepRoutes, trialRoutes, curveRoutes];
+export const v1Routes: FastifyPluginAsync[] = [sweepRoutes, trialRoutes, tokenRoutes, curveRoutes];
 
 /** Route files registered under /v1 when present (their default export, or first exported plugin). */
 export const optionalV1Routes = ["./workers.ts", "./fits.ts"];

@@ -12,6 +12,8 @@ import { requestFit } from "@powersweep/queue";
 import { ExtendDocumentSchema, parseExtendDocument, parseSweepDocument, SweepDocumentSchema } from "@powersweep/spec";
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";
+import { admitDocument } from "../admission.ts";
+import { requireSweepAccess } from "../auth.ts";
 import { sweepDeps } from "../deps.ts";
 import { invalidDocument } from "../problem.ts";
 import { documentedOnly } from "../validator.ts";
@@ -58,6 +60,7 @@ export const sweepRoutes: FastifyPluginAsync = async (app) => {
         q.name ? { name: q.name } : {},
       );
       if (!parsed.ok) throw invalidDocument(parsed.errors);
+      await admitDocument(parsed.value, app.deps.config);
       const dryRun = q.dryRun === true || q.dryRun === "true";
       const created = await createSweep(deps(), parsed.value, {
         dryRun,
@@ -133,13 +136,21 @@ export const sweepRoutes: FastifyPluginAsync = async (app) => {
         params: SweepIdParams,
       },
     },
-    async (req) => cancelSweep(deps(), (req.params as { id: string }).id),
+    async (req) => {
+      const { id } = req.params as { id: string };
+      await requireSweepAccess(req, id, "act");
+      return cancelSweep(deps(), id);
+    },
   );
 
   app.post(
     "/sweeps/:id/retry",
     { schema: { summary: "Queue again the trials that crashed", tags: ["sweeps"], params: SweepIdParams } },
-    async (req) => retrySweep(deps(), (req.params as { id: string }).id),
+    async (req) => {
+      const { id } = req.params as { id: string };
+      await requireSweepAccess(req, id, "act");
+      return retrySweep(deps(), id);
+    },
   );
 
   app.post(
@@ -155,6 +166,7 @@ export const sweepRoutes: FastifyPluginAsync = async (app) => {
       },
     },
     async (req) => {
+      await requireSweepAccess(req, (req.params as { id: string }).id, "act");
       const parsed = parseExtendDocument(String(req.body ?? ""), req.headers["content-type"] ?? "");
       if (!parsed.ok) throw invalidDocument(parsed.errors);
       const q = req.query as { dryRun?: boolean | string };

@@ -20,6 +20,30 @@ export async function prepareServices(config: PowersweepConfig, { migrations = t
   if (migrations) await migrate(config.databaseUrl);
 }
 
+/**
+ * The bootstrap of a new deployment: on a database without any API token, creates an admin token
+ * named "admin" and prints it, once (never again once any token exists). Off when auth is off.
+ */
+export async function printFirstAdminToken(config: PowersweepConfig): Promise<void> {
+  if (process.env.POWERSWEEP_AUTH === "off") return;
+  const { createDb } = await import("@powersweep/db");
+  const { bootstrapAdminToken } = await import("@powersweep/orchestrator");
+  const db = createDb({ url: config.databaseUrl, max: 1 });
+  try {
+    const first = await bootstrapAdminToken(db);
+    if (!first) return;
+    console.log(
+      [
+        "powersweep: a new deployment; its first admin token (shown this once, keep it):",
+        `  ${first.token}`,
+        "  make others with: powersweep token create --name <name> --scope submit --token <this token>",
+      ].join("\n"),
+    );
+  } finally {
+    await db.$disconnect();
+  }
+}
+
 export interface WorkerFlags {
   devices?: string;
   concurrency?: string;
@@ -60,6 +84,7 @@ export function workerOptions(
     redisUrl: config.redisUrl,
     redisPrefix: config.redisPrefix,
     checkpointDir: config.checkpointDir,
+    trialMaxSeconds: config.trialMaxSeconds,
     ...(Number.isFinite(every) && every > 0 ? { checkpointEveryTokens: every } : {}),
     ...flags,
   };
@@ -88,6 +113,7 @@ export function closeOnSignals(parts: Closable[], label: string): void {
 export async function startStack(opts: { workers?: number; config?: PowersweepConfig; quiet?: boolean } = {}) {
   const config = opts.config ?? loadConfig();
   await prepareServices(config);
+  await printFirstAdminToken(config);
   const { startApi } = await import("@powersweep/api");
   const { startFitter } = await import("@powersweep/fitter");
   const { startWorker } = await import("@powersweep/worker");
