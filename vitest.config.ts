@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { defaultClientConditions, defaultServerConditions } from "vite";
 import { configDefaults, defineConfig } from "vitest/config";
 
@@ -20,6 +21,10 @@ export default defineConfig({
   ssr: { resolve: { conditions: ["source", ...defaultServerConditions] } },
   test: {
     pool: "forks",
+    // Vitest's default is one file at a time on 2 cores (cores − 1). Most integration files wait on
+    // processes they spawn (workers, the CLI, Chromium, Postgres), so four files overlap those waits;
+    // the CPU-bound unit files share the cores. `--maxWorkers=N` overrides it.
+    maxWorkers: Math.max(4, availableParallelism()),
     testTimeout: 60_000,
     hookTimeout: 120_000,
     reporters: ["default", "./test/skipped-reporter.ts"],
