@@ -21,15 +21,17 @@ export default defineConfig({
   ssr: { resolve: { conditions: ["source", ...defaultServerConditions] } },
   test: {
     pool: "forks",
-    // Vitest's default is one file at a time on 2 cores (cores − 1). Most integration files wait on
-    // processes they spawn (workers, the CLI, Chromium, Postgres), so four files overlap those waits;
-    // the CPU-bound unit files share the cores. `--maxWorkers=N` overrides it.
-    maxWorkers: Math.max(4, availableParallelism()),
     testTimeout: 60_000,
     hookTimeout: 120_000,
     reporters: ["default", "./test/skipped-reporter.ts"],
     projects: [
-      { extends: true, test: { name: "unit", include: UNIT } },
+      // Vitest's default runs one file at a time on 2 cores (cores − 1). The unit files are CPU-bound:
+      // one per core, first. The integration files mostly wait on what they spawn (workers, the CLI,
+      // Chromium, Postgres), so more of them than cores overlap those waits.
+      {
+        extends: true,
+        test: { name: "unit", include: UNIT, maxWorkers: availableParallelism(), sequence: { groupOrder: 0 } },
+      },
       {
         extends: true,
         test: {
@@ -39,6 +41,8 @@ export default defineConfig({
           // Builds dist/ (the processes tests spawn run it) and gives the run its own Postgres database
           // and Redis key prefix.
           globalSetup: ["./test/global-setup.ts"],
+          maxWorkers: Math.max(3, availableParallelism()),
+          sequence: { groupOrder: 1 },
         },
       },
     ],
