@@ -6,14 +6,17 @@ WORKDIR /app
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-torch libopenblas0-pthread \
  && rm -rf /var/lib/apt/lists/*
-ENV OPENBLAS_NUM_THREADS=1 NODE_ENV=production
 COPY package.json package-lock.json ./
 COPY apps ./apps
 COPY packages ./packages
 COPY prisma ./prisma
-COPY prisma.config.ts tsconfig.base.json ./
+COPY prisma.config.ts tsconfig*.json ./
 COPY scripts ./scripts
-RUN npm ci --no-audit --no-fund && npm run build -w @powersweep/web --if-present
+# npm ci generates the Prisma client and builds dist/ (tsc -b) and the dashboard (postinstall); the
+# compiler and Prisma's CLI are dev dependencies, so they are installed too.
+RUN npm ci --no-audit --no-fund --include=dev
+ENV OPENBLAS_NUM_THREADS=1 NODE_ENV=production
 EXPOSE 8080
-ENTRYPOINT ["npx", "tsx", "apps/cli/src/main.ts"]
+# The compiled CLI: plain JavaScript, no TypeScript loader at run time.
+ENTRYPOINT ["node", "apps/cli/dist/main.js"]
 CMD ["api"]

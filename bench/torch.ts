@@ -1,6 +1,6 @@
 // The reference PyTorch trainer (packages/trainer/python/train.py) through the exec backend:
-// training tokens/s of whole trials on real SOTU bytes, on the configs ENVIRONMENT.md measured with
-// its stand-alone torch script (45,582 tok/s for d64-L2-seq128-b16 on 2 CPU threads). Includes what
+// training tokens/s of whole trials on real SOTU bytes, on the configs of docs/environment.md's
+// throughput table, measured there with bench/reference/torch-gpt-bench.py (45,582 tok/s for d64-L2-seq128-b16 on 2 CPU threads). Includes what
 // a trial really pays per step (batch gather from the token stream, schedule, μP param groups);
 // trainer start-up (python + torch import, data files) is reported separately as wall − train time.
 import { spawnSync } from "node:child_process";

@@ -1,5 +1,5 @@
 // Trainer throughput: tokens/s of one training step (forward + backward + AdamW) of the μP GPT
-// on the default tfjs backend, for the two configs ENVIRONMENT.md measured, and — when PyTorch is
+// on the default tfjs backend, for the two configs of docs/environment.md's throughput table, and — when PyTorch is
 // importable — the reference torch script on the same configs (2 threads, OpenBLAS as train.py sets it)
 // and the ratio tfjs/torch (the median over alternating rounds, see ROUNDS). Synthetic uniform
 // tokens, byte vocab 256 (speed does not depend on data).
@@ -36,7 +36,7 @@ const TIMED_SECONDS = 4; // time at least this long (and at least 5 steps) per r
  * the two on differently fast minutes.
  */
 const ROUNDS = 3;
-const TORCH_SCRIPT = join(import.meta.dirname, "../../shared/reference/torch-gpt-bench.py");
+const TORCH_SCRIPT = join(import.meta.dirname, "reference", "torch-gpt-bench.py");
 
 /** SwiGLU hidden width as in the reference scripts: 8d/3 rounded up to a multiple of 32. */
 const mlpHiddenFor = (d: number) => Math.ceil((8 * d) / 3 / 32) * 32;

@@ -1,20 +1,37 @@
-// Gives each `npm test` run its own Postgres database and Redis key prefix, migrated from
-// prisma/migrations, and removes both afterwards. Test files and the processes they spawn read
-// them from DATABASE_URL / REDIS_URL / REDIS_PREFIX (see test/env.ts).
+// Setup of the integration tests (vitest.config.ts):
+// - builds dist/ (`tsc -b tsconfig.build.json`, a few seconds when nothing changed): the CLI and
+//   worker processes that tests spawn run the compiled JavaScript, as in production;
+// - gives the run its own Postgres database and Redis key prefix, migrated from prisma/migrations,
+//   on the servers DATABASE_URL and REDIS_URL name (README's defaults when unset), and removes both
+//   afterwards (KEEP_TEST_DB=1 keeps the database). Test files and the processes they spawn read them
+//   from DATABASE_URL / REDIS_URL / REDIS_PREFIX; test/env.ts reads the two variables below that only
+//   this file sets (the migrated template and the admin connection).
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { join } from "node:path";
 import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, ensurePostgres, ensureRedis, migrate } from "@powersweep/runtime";
 import { Redis } from "ioredis";
 import pg from "pg";
 
+const root = join(import.meta.dirname, "..");
+
+function buildDist(): void {
+  const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+  const res = spawnSync(process.execPath, [tsc, "-b", "tsconfig.build.json"], { cwd: root, encoding: "utf8" });
+  // Type errors still emit JavaScript; `npm run typecheck` is where they fail.
+  if (res.status !== 0) console.warn(`tsc -b tsconfig.build.json reported errors:\n${res.stdout}${res.stderr}`);
+}
+
 export default async function setup() {
+  buildDist();
   const id = `${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
-  const base = new URL(process.env.TEST_DATABASE_URL || DEFAULT_DATABASE_URL);
+  const base = new URL(process.env.DATABASE_URL || DEFAULT_DATABASE_URL);
   const adminUrl = new URL(base);
   adminUrl.pathname = "/postgres";
   const dbName = `powersweep_test_${id}`;
   const dbUrl = new URL(base);
   dbUrl.pathname = `/${dbName}`;
-  const redisUrl = process.env.TEST_REDIS_URL || DEFAULT_REDIS_URL;
+  const redisUrl = process.env.REDIS_URL || DEFAULT_REDIS_URL;
   const prefix = `pstest-${id}`;
 
   await ensurePostgres(adminUrl.toString(), { create: false });

@@ -1,4 +1,4 @@
-// `tsx apps/api/src/main.ts`: check services, then serve.
+// `node apps/api/dist/main.js`: check services, then serve.
 import { ensurePostgres, ensureRedis, loadConfig, ServiceUnavailableError } from "@powersweep/runtime";
 import { startApi } from "./index.ts";
 

@@ -39,8 +39,8 @@ function spawnWorker(config: PowersweepConfig, i: number, logDir: string): Child
   const child = spawn(
     process.execPath,
     [
-      join(root, "node_modules", "tsx", "dist", "cli.mjs"),
-      join(root, "apps", "cli", "src", "main.ts"),
+      // The compiled CLI (npm run demo builds it first), as `powersweep worker` runs anywhere.
+      join(root, "apps", "cli", "dist", "main.js"),
       "worker",
       "--concurrency",
       "1",

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S npx tsx
+#!/usr/bin/env node
 import { loadConfig, ServiceUnavailableError } from "@powersweep/runtime";
 // powersweep: the command-line interface. Exit codes: 0 success, 1 usage, 2 server or validation error.
 import { Command, CommanderError, Option } from "commander";

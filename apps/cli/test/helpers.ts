@@ -1,11 +1,11 @@
-// Runs the real CLI binary (tsx apps/cli/src/main.ts) as a child process.
+// Runs the real CLI (the compiled apps/cli/dist/main.js, kept current by test/global-setup.ts) as a
+// child process.
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
 
 export const root = join(import.meta.dirname, "..", "..", "..");
-const tsxCli = join(root, "node_modules", "tsx", "dist", "cli.mjs");
-const main = join(root, "apps", "cli", "src", "main.ts");
+const main = join(root, "apps", "cli", "dist", "main.js");
 
 export interface CliRun {
   code: number | null;
@@ -19,7 +19,7 @@ export function runCli(
   { timeoutMs = 120_000, input, cwd = root }: { timeoutMs?: number; input?: string; cwd?: string } = {},
 ): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [tsxCli, main, ...args], {
+    const child = spawn(process.execPath, [main, ...args], {
       cwd,
       env: { ...process.env, ...env },
       stdio: ["pipe", "pipe", "pipe"],
@@ -41,7 +41,7 @@ export function runCli(
 }
 
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, [tsxCli, main, ...args], {
+  const child = spawn(process.execPath, [main, ...args], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,4 +1,4 @@
-// CLI entry: `tsx apps/worker/src/main.ts [--devices 0,1,2,3] [--concurrency N] [--trainer-exec name=cmd ...]`
+// CLI entry: `node apps/worker/dist/main.js [--devices 0,1,2,3] [--concurrency N] [--trainer-exec name=cmd ...]`
 // Connection settings come from the environment (packages/runtime loadConfig). Test-only tuning
 // through env: WORKER_LOCK_MS, WORKER_STALLED_MS, WORKER_HEARTBEAT_MS, WORKER_CHECKPOINT_TOKENS,
 // WORKER_SHUTDOWN_MS, WORKER_PROGRESS_MS.

@@ -1,5 +1,6 @@
 // Test fixture for the worker fleet: sweeps inserted with Prisma and enqueued with packages/queue,
-// worker processes spawned with tsx (real Redis, real Postgres), and polling helpers.
+// worker processes running the compiled apps/worker/dist/main.js (real Redis, real Postgres), and
+// polling helpers.
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
 import { mkdtemp } from "node:fs/promises";
@@ -72,7 +73,7 @@ export async function startFleet(label: string, baseEnv: NodeJS.ProcessEnv = {})
     args: string[] = ["--concurrency", "1"],
     env: NodeJS.ProcessEnv = {},
   ): Promise<WorkerProc> {
-    const proc = spawn(process.execPath, ["--import", "tsx", join(ROOT, "apps/worker/src/main.ts"), ...args], {
+    const proc = spawn(process.execPath, [join(ROOT, "apps/worker/dist/main.js"), ...args], {
       cwd: ROOT,
       env: {
         ...process.env,

@@ -13,7 +13,7 @@ import { PAPER_TOKENS, synthSweep } from "./synthetic.ts";
 
 describe("predictLr (eq. 6) with the paper's law γ = 4.6·T^−0.51", () => {
   const law = { a: 4.6, b: -0.51 };
-  it("gives the sanity values of PAPERS.md", () => {
+  it("gives the sanity values of docs/papers.md", () => {
     // 128·4.6·(2e9)^−0.51 = 0.01063; the paper's observed η_opt there is 0.0128 (a grid point).
     expect(predictLr({ tokens: 2e9, batchSize: 128, law }).lr).toBeCloseTo(0.01063, 4);
     // 128·4.6·(2.56e11)^−0.51 = 8.96e-4 (observed 0.0008).

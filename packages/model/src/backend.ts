@@ -1,5 +1,5 @@
 // Backend selection. tfjs-wasm is the default (measured fastest that installs everywhere, see
-// ENVIRONMENT.md); @tensorflow/tfjs-node(-gpu) are optional accelerators, loaded only when present.
+// docs/environment.md); @tensorflow/tfjs-node(-gpu) are optional accelerators, loaded only when present.
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 

@@ -83,16 +83,22 @@ export function gradientWorkerState(): "not started" | "running" | "failed" {
 const STARTING = -2;
 const START_TIMEOUT_MS = 120_000;
 
+/** From the sources (tests): a plain-JS bootstrap registers tsx in the thread, then loads grad-worker.ts. */
+function tsxWorker(): Worker {
+  const require = createRequire(import.meta.url);
+  // tsx's ESM register API ("tsx/esm/api" under the import condition)
+  const tsx = pathToFileURL(require.resolve("tsx/esm/api").replace(/\.c?js$/, ".mjs")).href;
+  const entry = new URL("./grad-worker.ts", import.meta.url).href;
+  const boot = `import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(entry)}); }).catch((e) => { console.error(e); process.exit(1); });`;
+  return new Worker(boot, { eval: true, execArgv: [] });
+}
+
 function startHelper(): Helper | null {
   if (helperFailed) return null;
   try {
-    const require = createRequire(import.meta.url);
-    // tsx's ESM register API ("tsx/esm/api" under the import condition)
-    const tsx = pathToFileURL(require.resolve("tsx/esm/api").replace(/\.c?js$/, ".mjs")).href;
-    const entry = new URL("./grad-worker.ts", import.meta.url).href;
-    // A plain-JS bootstrap registers tsx in the thread, then loads the TypeScript worker.
-    const boot = `import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(entry)}); }).catch((e) => { console.error(e); process.exit(1); });`;
-    const worker = new Worker(boot, { eval: true, execArgv: [] });
+    const worker = import.meta.url.endsWith(".ts")
+      ? tsxWorker()
+      : new Worker(new URL("./grad-worker.js", import.meta.url), { execArgv: [] });
     worker.unref(); // never keeps the process alive
     worker.on("error", (error) => console.error(`gradient worker: ${error.message}`));
     const ctrl = new Int32Array(new SharedArrayBuffer(4 * CTRL_WORDS));

@@ -1,4 +1,4 @@
-// Ops written for speed on tfjs-wasm (ENVIRONMENT.md, "TensorFlow.js (measured)"):
+// Ops written for speed on tfjs-wasm (docs/environment.md, "TensorFlow.js on wasm"):
 // - wasm matmul is fast (XNNPACK) only for plain 2-D matmuls without transpose flags, so every
 //   matmul goes through a customGrad whose backward uses explicit transposes + plain matMul;
 // - wasm has no UnsortedSegmentSum (the gradient of gather), so the embedding backward is a

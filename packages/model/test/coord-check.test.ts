@@ -1,4 +1,4 @@
-// μP coord check (microsoft/mup; PAPERS.md): train a few AdamW steps at several widths and record
+// μP coord check (microsoft/mup; docs/papers.md): train a few AdamW steps at several widths and record
 // the mean |activation| of every layer. Under μP they stay in a narrow band as width grows; under
 // the standard parametrisation the logits grow with width (≈ linearly after Adam updates).
 import * as tf from "@tensorflow/tfjs";

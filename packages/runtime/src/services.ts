@@ -2,8 +2,9 @@
 import { spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Redis } from "ioredis";
-import pg from "pg";
+// pg and ioredis are loaded when a check runs, not with the module: every CLI command imports this
+// package, and loading both took longer than the whole of `powersweep --help`.
+import type pg from "pg";
 
 export class ServiceUnavailableError extends Error {
   override name = "ServiceUnavailableError";
@@ -39,6 +40,7 @@ function pgFields(url: string, database?: string): pg.ClientConfig {
 
 /** Connects once; creates the database when the server answers but the database does not exist yet. */
 export async function ensurePostgres(url: string, { create = true } = {}): Promise<void> {
+  const { default: pg } = await import("pg");
   const client = new pg.Client(pgFields(url));
   try {
     await client.connect();
@@ -71,6 +73,7 @@ export async function ensurePostgres(url: string, { create = true } = {}): Promi
 }
 
 export async function ensureRedis(url: string): Promise<void> {
+  const { Redis } = await import("ioredis");
   const redis = new Redis(url, {
     lazyConnect: true,
     maxRetriesPerRequest: 0,
