@@ -1,5 +1,6 @@
 // Fits: the stored fit of a sweep (tables, law, B_opt, power-sweep optimum), predictions for a
 // target run, and ad-hoc fits of posted rows. The fitter service stores fits; these routes read them.
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import {
   type FitRow,
   fitSweep,
@@ -9,46 +10,38 @@ import {
   predictLr,
   type SweepFit,
 } from "@powersweep/fit";
+import {
+  FitQuerySchema,
+  FitsBodySchema,
+  IdParamsSchema,
+  PredictionSchema,
+  PredictQuerySchema,
+  StoredFitSchema,
+  type SweepFit as SweepFitContract,
+  SweepFitSchema,
+} from "@powersweep/spec/api";
 import { Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
-import type { FastifyPluginAsync } from "fastify";
+import type { FastifyInstance } from "fastify";
+import { byMediaType, responses } from "../contract.ts";
 import { problem } from "../problem.ts";
 import { documentedOnly } from "../validator.ts";
 
-const Id = Type.Object({ id: Type.String({ format: "uuid" }) });
-const positive = Type.Number({ exclusiveMinimum: 0 });
+// packages/fit's SweepFit and the contract's SweepFitSchema must agree: a fit result is assignable
+// to the schema's type, and both name the same fields. A field added to one and not the other
+// fails typecheck here (and the API tests, which serialise strictly).
+type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : false;
+const fitMatchesContract: SweepFitContract = {} as SweepFit;
+const fitKeys: [
+  SameKeys<SweepFit, SweepFitContract>,
+  SameKeys<SweepFit["etaOpt"][number], SweepFitContract["etaOpt"][number]>,
+  SameKeys<SweepFit["gamma"][number], SweepFitContract["gamma"][number]>,
+  SameKeys<PowerLaw, NonNullable<SweepFitContract["law"]["pooled"]>>,
+] = [true, true, true, true];
+void fitMatchesContract;
+void fitKeys;
 
-const FitRowSchema = Type.Object(
-  {
-    model: Type.String({ minLength: 1, maxLength: 64 }),
-    tokens: positive,
-    batchSize: Type.Integer({ minimum: 1 }),
-    lr: Type.Optional(Type.Union([positive, Type.Null()])),
-    powerA: Type.Optional(Type.Union([positive, Type.Null()])),
-    powerB: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
-    seed: Type.Optional(Type.Integer({ minimum: 0 })),
-    testLoss: Type.Union([Type.Number(), Type.Null()]),
-    status: Type.Optional(Type.String()),
-  },
-  { additionalProperties: false },
-);
-
-const FitOptionsSchema = Type.Object(
-  {
-    bandSteps: Type.Optional(Type.Integer({ minimum: 1, maximum: 10 })),
-    topK: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
-    includeEdge: Type.Optional(Type.Boolean()),
-    seed: Type.Optional(Type.Integer({ minimum: 0 })),
-  },
-  { additionalProperties: false },
-);
-
-const FitsBodySchema = Type.Object(
-  { rows: Type.Array(FitRowSchema, { minItems: 1, maxItems: 1_000_000 }), options: Type.Optional(FitOptionsSchema) },
-  { additionalProperties: false },
-);
-
-async function latestFit(app: Parameters<FastifyPluginAsync>[0], sweepId: string) {
+async function latestFit(app: FastifyInstance, sweepId: string) {
   const sweep = await app.deps.db.sweep.findUnique({ where: { id: sweepId }, select: { id: true } });
   if (!sweep) throw problem(404, "not-found", "Not found", `no sweep ${sweepId}`);
   const fit = await app.deps.db.fit.findFirst({ where: { sweepId }, orderBy: { createdAt: "desc" } });
@@ -72,12 +65,13 @@ function lawOrThrow(fit: SweepFit, model?: string): PowerLaw {
       model
         ? `the fit has no law for model "${model}"`
         : "the fit has no pooled law yet (it needs γ at 2 or more token budgets)",
+      { errors: [{ path: model ? "/querystring/model" : "/querystring/sweep", message: "no fitted law" }] },
     );
   }
   return law;
 }
 
-export const fitRoutes: FastifyPluginAsync = async (app) => {
+export const fitRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     "/sweeps/:id/fit",
     {
@@ -85,25 +79,31 @@ export const fitRoutes: FastifyPluginAsync = async (app) => {
         summary:
           "The sweep's latest fit: η_opt per (model, T, β) with CI and edge flags, γ per T, γ = a·T^b with CI and R², B_opt(T), power-sweep optimum",
         tags: ["fits"],
-        params: Id,
-        querystring: Type.Object({
-          format: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("csv")])),
-          table: Type.Optional(Type.Union([Type.Literal("etaOpt"), Type.Literal("gamma")])),
+        params: IdParamsSchema,
+        querystring: FitQuerySchema,
+        response: responses({
+          200: byMediaType({ "application/json": StoredFitSchema, "text/csv": Type.String() }),
         }),
       },
     },
     async (req, reply) => {
-      const { id } = req.params as { id: string };
-      const { format, table } = req.query as { format?: "json" | "csv"; table?: "etaOpt" | "gamma" };
+      const { id } = req.params;
+      const { format, table } = req.query;
       const fit = await latestFit(app, id);
       const result = fit.result as unknown as SweepFit;
       if (format === "csv") {
         const csv = fitTablesCsv(result);
         reply.type("text/csv; charset=utf-8");
-        if (table) return csv[table];
-        return `# eta_opt\n${csv.etaOpt}\n# gamma\n${csv.gamma}`;
+        return table ? csv[table] : `# eta_opt\n${csv.etaOpt}\n# gamma\n${csv.gamma}`;
       }
-      return { id: fit.id, sweepId: id, createdAt: fit.createdAt, inputs: fit.inputs, ...result };
+      const inputs = (fit.inputs ?? {}) as { rowCount?: number; options?: unknown };
+      return {
+        id: fit.id,
+        sweepId: id,
+        createdAt: fit.createdAt.toISOString(),
+        inputs: { rowCount: inputs.rowCount ?? result.counts.rows, options: inputs.options ?? result.options },
+        ...result,
+      };
     },
   );
 
@@ -113,33 +113,14 @@ export const fitRoutes: FastifyPluginAsync = async (app) => {
       schema: {
         summary: "Predicted η = β·a·T^b (eq. 6) with a 95% interval, and a ready Power-scheduler config (eq. 8)",
         tags: ["fits"],
-        querystring: Type.Object({
-          tokens: positive,
-          batchSize: Type.Integer({ minimum: 1 }),
-          sweep: Type.Optional(Type.String({ format: "uuid" })),
-          model: Type.Optional(Type.String()),
-          a: Type.Optional(positive),
-          b: Type.Optional(Type.Number({ exclusiveMaximum: 0 })),
-          etaMax: Type.Optional(positive),
-          warmupTokens: Type.Optional(Type.Number({ minimum: 0 })),
-          decayFraction: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
-        }),
+        querystring: PredictQuerySchema,
+        response: responses({ 200: PredictionSchema }),
       },
     },
     async (req) => {
-      const q = req.query as {
-        tokens: number;
-        batchSize: number;
-        sweep?: string;
-        model?: string;
-        a?: number;
-        b?: number;
-        etaMax?: number;
-        warmupTokens?: number;
-        decayFraction?: number;
-      };
-      let law: PowerLaw | Pick<PowerLaw, "a" | "b">;
-      let source: Record<string, unknown>;
+      const q = req.query;
+      let law: Pick<PowerLaw, "a" | "b"> & { cov?: PowerLaw["cov"] };
+      let source: { sweep: string; fitId: string; model: string } | { a: number; b: number };
       if (q.sweep) {
         const fit = await latestFit(app, q.sweep);
         law = lawOrThrow(fit.result as unknown as SweepFit, q.model);
@@ -152,14 +133,26 @@ export const fitRoutes: FastifyPluginAsync = async (app) => {
           errors: [{ path: "/querystring/sweep", message: "sweep, or a and b, is required" }],
         });
       }
-      const prediction = predictLr({ tokens: q.tokens, batchSize: q.batchSize, law: law as PowerLaw });
-      const schedule = powerSchedulerConfig(law as PowerLaw, {
+      if (!(law.b < 0 && law.b >= -2)) {
+        throw problem(422, "no-schedule", "No Power schedule", `the law's b = ${law.b} is not in [-2, 0)`, {
+          errors: [{ path: q.sweep ? "/querystring/sweep" : "/querystring/b", message: "b must be in [-2, 0)" }],
+        });
+      }
+      const prediction = predictLr({ tokens: q.tokens, batchSize: q.batchSize, law });
+      const schedule = powerSchedulerConfig(law, {
         batchSize: q.batchSize,
         etaMax: q.etaMax ?? 0.02,
         warmupTokens: q.warmupTokens ?? 0,
         decayFraction: q.decayFraction ?? 0.1,
       });
-      return { tokens: q.tokens, batchSize: q.batchSize, law: { a: law.a, b: law.b }, source, ...prediction, schedule };
+      return {
+        tokens: q.tokens,
+        batchSize: q.batchSize,
+        law: { a: law.a, b: law.b },
+        source,
+        ...prediction,
+        schedule,
+      };
     },
   );
 
@@ -171,6 +164,7 @@ export const fitRoutes: FastifyPluginAsync = async (app) => {
         summary: "Fit posted result rows without storing a sweep",
         tags: ["fits"],
         body: documentedOnly(FitsBodySchema),
+        response: responses({ 200: SweepFitSchema }),
       },
     },
     async (req) => {
@@ -178,7 +172,9 @@ export const fitRoutes: FastifyPluginAsync = async (app) => {
       try {
         body = typeof req.body === "string" ? JSON.parse(req.body) : req.body;
       } catch (err) {
-        throw problem(400, "invalid-json", "Invalid JSON", (err as Error).message);
+        throw problem(400, "invalid-json", "Invalid JSON", (err as Error).message, {
+          errors: [{ path: "/body", message: "invalid JSON" }],
+        });
       }
       const errors = [...Value.Errors(FitsBodySchema, body)]
         .slice(0, 20)
@@ -190,5 +186,3 @@ export const fitRoutes: FastifyPluginAsync = async (app) => {
     },
   );
 };
-
-export default fitRoutes;
