@@ -86,10 +86,7 @@ function portOf(url: string, fallback: number): number {
  * The dependency an error says is unreachable, or null: Prisma's connection errors, node-postgres
  * and ioredis socket errors (told apart by the port they name), Postgres connection SQLSTATEs.
  */
-export function downDependency(
-  err: unknown,
-  urls: { redisUrl: string },
-): "postgres" | "redis" | null {
+export function downDependency(err: unknown, urls: { redisUrl: string }): "postgres" | "redis" | null {
   const redisPort = portOf(urls.redisUrl, 6379);
   for (let e = err as Record<string, unknown> | undefined, depth = 0; e && depth < 6; depth++) {
     if (e instanceof DependencyDownError) return e.dependency;

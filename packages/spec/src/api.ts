@@ -15,7 +15,8 @@ const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 const Uuid = Type.String({ format: "uuid" });
 const DateTime = Type.String({ format: "date-time" });
 const Count = Type.Integer({ minimum: 0 });
-const Interval = Type.Tuple([Type.Number(), Type.Number()], { description: "[lower, upper]" });
+// Pairs are arrays of two (not Type.Tuple, whose draft-07 `items: [..]` is not JSON Schema 2020).
+const Interval = Type.Array(Type.Number(), { minItems: 2, maxItems: 2, description: "[lower, upper]" });
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -38,7 +39,7 @@ export const ProblemSchema = Type.Object(
     detail: Type.String(),
     errors: Type.Optional(Type.Array(DocumentErrorSchema)),
   },
-  { additionalProperties: true, $id: "Problem" },
+  { additionalProperties: true },
 );
 export type Problem = Static<typeof ProblemSchema>;
 
@@ -146,7 +147,7 @@ const sweepFields = {
   counts: StatusCountsSchema,
 };
 
-export const SweepSummarySchema = Type.Object(sweepFields, { ...closed, $id: "SweepSummary" });
+export const SweepSummarySchema = Type.Object(sweepFields, closed);
 export type SweepSummary = Static<typeof SweepSummarySchema>;
 
 export const SweepListSchema = Type.Object(
@@ -278,7 +279,7 @@ const trialFields = {
   updatedAt: DateTime,
 };
 
-export const TrialSummarySchema = Type.Object(trialFields, { ...closed, $id: "TrialSummary" });
+export const TrialSummarySchema = Type.Object(trialFields, closed);
 export type TrialSummary = Static<typeof TrialSummarySchema>;
 
 export const TrialListSchema = Type.Object(
@@ -464,7 +465,7 @@ export const TransferCheckSchema = Type.Object(
     agree: Type.Boolean(),
     commonB: CI,
     perModel: Type.Array(Type.Object({ model: Type.String(), b: Type.Number(), ci95: CI }, closed)),
-    disagreeing: Type.Array(Type.Tuple([Type.String(), Type.String()])),
+    disagreeing: Type.Array(Type.Array(Type.String(), { minItems: 2, maxItems: 2 })),
     detail: Type.String(),
   },
   closed,
