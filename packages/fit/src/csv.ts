@@ -1,10 +1,17 @@
 // CSV export of the η_opt and γ tables (one row per group), for spreadsheets and plots.
 import type { SweepFit } from "./fitSweep.ts";
 
+/**
+ * One CSV cell. Text that a spreadsheet would read as a formula (a leading =, +, -, @, tab or CR,
+ * e.g. a model named `=cmd|' /C calc'!A0`) gets a leading apostrophe (OWASP's CSV-injection
+ * advice); numbers are written as numbers, so a negative b stays -0.51.
+ */
 const cell = (v: unknown): string => {
   if (v === null || v === undefined) return "";
-  const s = Array.isArray(v) ? v.join(";") : String(v);
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  let s = Array.isArray(v) ? v.join(";") : String(v);
+  const numeric = typeof v === "number" || (Array.isArray(v) && v.every((x) => typeof x === "number"));
+  if (!numeric && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\n\r\t]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
 const line = (vs: unknown[]) => vs.map(cell).join(",");
 

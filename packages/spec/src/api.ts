@@ -16,7 +16,9 @@ const Uuid = Type.String({ format: "uuid" });
 const DateTime = Type.String({ format: "date-time" });
 const Count = Type.Integer({ minimum: 0 });
 // Pairs are arrays of two (not Type.Tuple, whose draft-07 `items: [..]` is not JSON Schema 2020).
-const Interval = Type.Array(Type.Number(), { minItems: 2, maxItems: 2, description: "[lower, upper]" });
+const Interval = Type.Unsafe<[number, number]>(
+  Type.Array(Type.Number(), { minItems: 2, maxItems: 2, description: "[lower, upper]" }),
+);
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -465,7 +467,7 @@ export const TransferCheckSchema = Type.Object(
     agree: Type.Boolean(),
     commonB: CI,
     perModel: Type.Array(Type.Object({ model: Type.String(), b: Type.Number(), ci95: CI }, closed)),
-    disagreeing: Type.Array(Type.Array(Type.String(), { minItems: 2, maxItems: 2 })),
+    disagreeing: Type.Array(Type.Unsafe<[string, string]>(Type.Array(Type.String(), { minItems: 2, maxItems: 2 }))),
     detail: Type.String(),
   },
   closed,

@@ -1,5 +1,5 @@
 // `powersweep fit` and `powersweep predict`.
-import { type PowerLaw, powerSchedulerConfig, predictLr, type SweepFit } from "@powersweep/fit";
+import { type PowerLaw, powerSchedulerConfig, predictLr } from "@powersweep/fit";
 import { num } from "../args.ts";
 import { ApiClient, type ClientOptions } from "../client.ts";
 import { CliError, EXIT_USAGE } from "../errors.ts";
@@ -8,10 +8,10 @@ import { formatFit } from "../fit-format.ts";
 export async function fit(g: ClientOptions, id: string, o: { csv?: boolean; json?: boolean }) {
   const client = new ApiClient(g);
   if (o.csv) {
-    process.stdout.write(await client.getText(`/v1/sweeps/${encodeURIComponent(id)}/fit?format=csv`));
+    process.stdout.write(await client.getFitCsv(id));
     return;
   }
-  const result = await client.get<SweepFit & { createdAt: string }>(`/v1/sweeps/${encodeURIComponent(id)}/fit`);
+  const result = await client.getFit(id);
   if (o.json) return console.log(JSON.stringify(result));
   console.log(`fit of sweep ${id} (${result.counts.used} results; fitted ${result.createdAt})\n`);
   console.log(formatFit(result));
@@ -47,13 +47,7 @@ export async function predict(g: ClientOptions, o: PredictFlags) {
     const schedule = powerSchedulerConfig(law as PowerLaw, { batchSize, etaMax, warmupTokens: 0, decayFraction: 0.1 });
     out = { lr: p.lr, ci95: p.ci95, law, schedule, source: "given a and b" };
   } else if (o.sweep) {
-    const q = new URLSearchParams({
-      tokens: String(tokens),
-      batchSize: String(batchSize),
-      sweep: o.sweep,
-      etaMax: String(etaMax),
-    });
-    out = await new ApiClient(g).get(`/v1/predict?${q}`);
+    out = await new ApiClient(g).predict({ tokens, batchSize, sweep: o.sweep, etaMax });
   } else {
     throw new CliError("give --sweep <id> or --a <a> --b <b>", EXIT_USAGE);
   }

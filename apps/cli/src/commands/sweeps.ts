@@ -2,9 +2,10 @@
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { type DocumentError, parseExtendDocument, parseSweepDocument } from "@powersweep/spec";
+import { TERMINAL_SWEEP_STATUSES, type TrialPreview, type TrialStatus, type TrialSummary } from "@powersweep/spec/api";
 import { ApiClient, type ClientOptions } from "../client.ts";
 import { CliError, EXIT_SERVER, EXIT_USAGE } from "../errors.ts";
-import { formatCounts, progressLine, renderTable, type SweepSummary } from "../format.ts";
+import { formatCounts, progressLine, renderTable } from "../format.ts";
 
 interface JsonFlag {
   json?: boolean;
@@ -44,15 +45,11 @@ export const readSweepFile = (file: string) => readDocumentFile(file, parseSweep
 export async function submit(g: ClientOptions, file: string, o: JsonFlag & { dryRun?: boolean }) {
   const { text, contentType } = readSweepFile(file);
   const client = new ApiClient(g);
-  const res = await client.post<Record<string, unknown>>(
-    `/v1/sweeps${o.dryRun ? "?dryRun=true" : ""}`,
-    text,
-    contentType,
-  );
+  const res = await client.submitSweep(text, contentType, o.dryRun ? { dryRun: true } : {});
   if (o.json) return console.log(JSON.stringify(res));
   if (o.dryRun) {
     console.log(`dry run: ${res.trialCount} trials would be created (nothing was written)`);
-    const first = (res.trials ?? res.firstTrials ?? []) as Array<Record<string, unknown>>;
+    const first = res.trials ?? [];
     if (first.length) console.log(renderTable(first.slice(0, 10).map(trialRow)));
     return;
   }
@@ -60,8 +57,7 @@ export async function submit(g: ClientOptions, file: string, o: JsonFlag & { dry
   console.log(`follow it with: powersweep watch ${res.id}`);
 }
 
-function trialRow(t: Record<string, unknown>) {
-  const cfg = (t.config ?? {}) as Record<string, unknown>;
+function trialRow(t: TrialPreview | TrialSummary) {
   const fmt = (v: unknown) =>
     typeof v === "number"
       ? Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-2 && v !== 0)
@@ -71,15 +67,15 @@ function trialRow(t: Record<string, unknown>) {
         ? ""
         : String(v);
   return {
-    id: String(t.id ?? "").slice(0, 8),
-    model: fmt(t.model ?? (cfg.model as Record<string, unknown> | undefined)?.name),
-    tokens: fmt(t.tokens ?? cfg.tokens),
-    batchSize: fmt(t.batchSize ?? cfg.batchSize),
+    id: "id" in t ? t.id.slice(0, 8) : t.key.slice(0, 8),
+    model: t.model,
+    tokens: fmt(t.tokens),
+    batchSize: fmt(t.batchSize),
     lr: fmt(t.lr),
     a: fmt(t.powerA),
     b: fmt(t.powerB),
     seed: fmt(t.seed),
-    status: fmt(t.status),
+    status: "status" in t ? t.status : "",
     testLoss: typeof t.testLoss === "number" ? t.testLoss.toFixed(4) : "",
   };
 }
@@ -87,13 +83,13 @@ function trialRow(t: Record<string, unknown>) {
 export async function status(g: ClientOptions, id: string | undefined, o: JsonFlag) {
   const client = new ApiClient(g);
   if (id) {
-    const s = await client.get<SweepSummary>(`/v1/sweeps/${encodeURIComponent(id)}`);
+    const s = await client.getSweep(id);
     if (o.json) return console.log(JSON.stringify(s));
     console.log(`${s.name} (${s.id})  ${s.kind}  ${s.status}`);
     console.log(progressLine(s));
     return;
   }
-  const list = await client.get<{ items: SweepSummary[] }>("/v1/sweeps?limit=50");
+  const list = await client.listSweeps({ limit: 50 });
   if (o.json) return console.log(JSON.stringify(list));
   if (!list.items.length) return console.log("no sweeps yet: submit one with `powersweep submit sweep.yaml`");
   console.log(
@@ -110,7 +106,7 @@ export async function status(g: ClientOptions, id: string | undefined, o: JsonFl
   );
 }
 
-const FINISHED = new Set(["completed", "cancelled"]);
+const FINISHED = new Set<string>(TERMINAL_SWEEP_STATUSES);
 
 export async function watch(g: ClientOptions, id: string, o: JsonFlag & { interval: string }) {
   const client = new ApiClient(g);
@@ -118,7 +114,7 @@ export async function watch(g: ClientOptions, id: string, o: JsonFlag & { interv
   const tty = process.stdout.isTTY && !o.json;
   let last = "";
   for (;;) {
-    const s = await client.get<SweepSummary>(`/v1/sweeps/${encodeURIComponent(id)}`);
+    const s = await client.getSweep(id);
     if (o.json)
       console.log(JSON.stringify({ id: s.id, status: s.status, counts: s.counts, at: new Date().toISOString() }));
     else {
@@ -138,29 +134,25 @@ export async function watch(g: ClientOptions, id: string, o: JsonFlag & { interv
 
 export async function trials(g: ClientOptions, id: string, o: JsonFlag & { status?: string; limit: string }) {
   const client = new ApiClient(g);
-  const q = new URLSearchParams({ limit: String(Number(o.limit) || 100) });
-  if (o.status) q.set("status", o.status);
-  const res = await client.get<{ items: Array<Record<string, unknown>> }>(
-    `/v1/sweeps/${encodeURIComponent(id)}/trials?${q}`,
-  );
+  const res = await client.listTrials(id, {
+    limit: Number(o.limit) || 100,
+    ...(o.status ? { status: o.status as TrialStatus } : {}),
+  });
   if (o.json) return console.log(JSON.stringify(res));
   if (!res.items.length) return console.log("no trials match");
   console.log(renderTable(res.items.map(trialRow)));
 }
 
 export async function action(g: ClientOptions, id: string, verb: "cancel" | "retry", o: JsonFlag) {
-  const res = await new ApiClient(g).post<Record<string, unknown>>(`/v1/sweeps/${encodeURIComponent(id)}/${verb}`);
+  const client = new ApiClient(g);
+  const res = verb === "cancel" ? await client.cancelSweep(id) : await client.retrySweep(id);
   if (o.json) return console.log(JSON.stringify(res));
   console.log(`${verb}: ${JSON.stringify(res)}`);
 }
 
 export async function extend(g: ClientOptions, id: string, file: string, o: JsonFlag & { dryRun?: boolean }) {
   const { text, contentType } = readDocumentFile(file, parseExtendDocument, "extension document");
-  const res = await new ApiClient(g).post<Record<string, unknown>>(
-    `/v1/sweeps/${encodeURIComponent(id)}/extend${o.dryRun ? "?dryRun=true" : ""}`,
-    text,
-    contentType,
-  );
+  const res = await new ApiClient(g).extendSweep(id, text, contentType, o.dryRun ? { dryRun: true } : {});
   if (o.json) return console.log(JSON.stringify(res));
-  console.log(`${o.dryRun ? "dry run: would add" : "added"} ${res.added ?? res.trialCount ?? 0} new trials`);
+  console.log(`${o.dryRun ? "dry run: would add" : "added"} ${res.added} new trials`);
 }
