@@ -79,10 +79,11 @@ export function extendLimitErrors(ext: ExtendDocument, limits: Limits): Document
   ];
 }
 
+/** 422 problem+json; paths are JSON pointers into the document, as for invalid documents. */
 function refuse(errors: DocumentError[]) {
   const first = errors[0]!;
   return problem(422, "limit-exceeded", "Past this deployment's limits", `${first.path}: ${first.message}`, {
-    errors: errors.map((e) => ({ ...e, path: `/body${e.path}` })),
+    errors,
   });
 }
 
