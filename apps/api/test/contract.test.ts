@@ -54,6 +54,13 @@ function depsOf(t: TestApi) {
   return { db: t.db, redis: t.redis, trialQueue: t.trialQueue, config: t.config };
 }
 
+type Content = Record<string, { schema?: unknown }>;
+interface Operation {
+  parameters?: Array<{ name: string; schema?: unknown }>;
+  requestBody?: { content?: Content };
+  responses?: Record<string, { content?: Content }>;
+}
+
 describe("the OpenAPI document", () => {
   test("is valid OpenAPI 3.1 and lists every route", async () => {
     const res = await api.app.inject({ method: "GET", url: "/docs/json" });
@@ -81,14 +88,13 @@ describe("the OpenAPI document", () => {
       if (schema && typeof schema === "object" && !ajv.validateSchema(schema as object))
         bad.push(`${where}: ${ajv.errorsText(ajv.errors)}`);
     };
-    for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+    for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, Operation>>)) {
       for (const [method, op] of Object.entries(ops)) {
         for (const p of op.parameters ?? []) check(`${method} ${path} ${p.name}`, p.schema);
         for (const [type, c] of Object.entries(op.requestBody?.content ?? {}))
-          check(`${method} ${path} body ${type}`, (c as any).schema);
+          check(`${method} ${path} body ${type}`, c.schema);
         for (const [code, r] of Object.entries(op.responses ?? {}))
-          for (const [type, c] of Object.entries((r as any).content ?? {}))
-            check(`${method} ${path} ${code} ${type}`, (c as any).schema);
+          for (const [type, c] of Object.entries(r.content ?? {})) check(`${method} ${path} ${code} ${type}`, c.schema);
       }
     }
     expect(bad).toEqual([]);

@@ -22,11 +22,14 @@ async function counts() {
   return { sweeps: await api.db.sweep.count(), trials: await api.db.trial.count() };
 }
 
-function expectProblem(res: { statusCode: number; headers: Record<string, unknown>; json: () => any }, path: string) {
-  expect(res.statusCode, res.body as unknown as string).toBeGreaterThanOrEqual(400);
+function expectProblem(
+  res: { statusCode: number; headers: Record<string, unknown>; body: string; json: () => unknown },
+  path: string,
+) {
+  expect(res.statusCode, res.body).toBeGreaterThanOrEqual(400);
   expect(res.statusCode).toBeLessThan(500);
   expect(res.headers["content-type"]).toMatch(/application\/problem\+json/);
-  const errors = (res.json().errors ?? []) as Array<{ path: string }>;
+  const errors = (res.json() as { errors?: Array<{ path: string }> }).errors ?? [];
   expect(errors.map((e) => e.path)).toContainEqual(
     expect.stringMatching(new RegExp(`^${path.replace(/[/]/g, "\\/")}`)),
   );
