@@ -133,10 +133,25 @@ export function errorHandler(
       cap: err.cap,
     });
   }
+  // A missing or conflicting resource is the fault of the id the route was given.
+  const idErrors = (message: string) =>
+    (req.params as { id?: unknown } | undefined)?.id !== undefined ? { errors: [{ path: "/params/id", message }] } : {};
   if (err instanceof NotFoundError)
-    return sendProblem(reply, { type: `${TYPE_BASE}not-found`, title: "Not found", status: 404, detail: err.message });
+    return sendProblem(reply, {
+      type: `${TYPE_BASE}not-found`,
+      title: "Not found",
+      status: 404,
+      detail: err.message,
+      ...idErrors(err.message),
+    });
   if (err instanceof ConflictError)
-    return sendProblem(reply, { type: `${TYPE_BASE}conflict`, title: "Conflict", status: 409, detail: err.message });
+    return sendProblem(reply, {
+      type: `${TYPE_BASE}conflict`,
+      title: "Conflict",
+      status: 409,
+      detail: err.message,
+      ...idErrors(err.message),
+    });
   if (err instanceof ExtendError)
     return sendProblem(reply, invalidDocument([{ path: err.path, message: err.message }]).problem);
   if (err.validation) {
@@ -175,10 +190,12 @@ export function errorHandler(
         : status >= 500
           ? "internal"
           : "bad-request";
+  const field = status === 415 ? "/headers/content-type" : status === 413 ? "/body" : status < 500 ? "" : null;
   return sendProblem(reply, {
     type: TYPE_BASE + slug,
     title: status >= 500 ? "Internal error" : (err.code ?? "Bad request"),
     status,
     detail: status >= 500 ? "internal error; see the server log" : err.message,
+    ...(field !== null ? { errors: [{ path: field, message: err.message }] } : {}),
   });
 }

@@ -9,7 +9,7 @@ import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { createSqlPool } from "@powersweep/db";
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from "fastify";
 import { authHook } from "./auth.ts";
 import type { ApiDeps } from "./deps.ts";
 import { DependencyDownError, errorHandler } from "./problem.ts";
@@ -107,6 +107,18 @@ export function buildServer(input: ApiDeps): FastifyInstance {
     logger: loggerOptions(deps.logger),
     bodyLimit: deps.bodyLimit ?? 10 * 1024 * 1024,
     ajv: { customOptions: { strict: false } },
+    // A URL Fastify cannot decode (e.g. %ED%A0%80, a lone surrogate) never reaches a route.
+    frameworkErrors: (err, _req, reply) =>
+      (reply as unknown as FastifyReply)
+        .code(400)
+        .type("application/problem+json")
+        .send({
+          type: "https://powersweep.dev/problems/invalid-url",
+          title: "Invalid URL",
+          status: 400,
+          detail: err.message,
+          errors: [{ path: "/url", message: "not a valid URL (percent-encoded bytes must be UTF-8)" }],
+        }),
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.decorate("deps", deps);
   if (ownSql) app.addHook("onClose", async () => ownSql.end());
@@ -125,6 +137,7 @@ export function buildServer(input: ApiDeps): FastifyInstance {
         title: "Not found",
         status: 404,
         detail: `no route ${req.method} ${req.url.split("?")[0]}`,
+        errors: [{ path: "/url", message: "no such route" }],
       }),
   );
 

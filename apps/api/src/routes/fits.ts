@@ -41,9 +41,11 @@ const fitKeys: [
 void fitMatchesContract;
 void fitKeys;
 
-async function latestFit(app: FastifyInstance, sweepId: string) {
+/** The sweep's newest fit; `field` names where the sweep id came from (for the 404's errors). */
+async function latestFit(app: FastifyInstance, sweepId: string, field: string) {
   const sweep = await app.deps.db.sweep.findUnique({ where: { id: sweepId }, select: { id: true } });
-  if (!sweep) throw problem(404, "not-found", "Not found", `no sweep ${sweepId}`);
+  const errors = (message: string) => ({ errors: [{ path: field, message }] });
+  if (!sweep) throw problem(404, "not-found", "Not found", `no sweep ${sweepId}`, errors("no such sweep"));
   const fit = await app.deps.db.fit.findFirst({ where: { sweepId }, orderBy: { createdAt: "desc" } });
   if (!fit)
     throw problem(
@@ -51,6 +53,7 @@ async function latestFit(app: FastifyInstance, sweepId: string) {
       "no-fit-yet",
       "No fit yet",
       `sweep ${sweepId} has no fit yet: the fitter stores one as trials finish`,
+      errors("the sweep has no fit yet"),
     );
   return fit;
 }
@@ -89,7 +92,7 @@ export const fitRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (req, reply) => {
       const { id } = req.params;
       const { format, table } = req.query;
-      const fit = await latestFit(app, id);
+      const fit = await latestFit(app, id, "/params/id");
       const result = fit.result as unknown as SweepFit;
       if (format === "csv") {
         const csv = fitTablesCsv(result);
@@ -122,7 +125,7 @@ export const fitRoutes: FastifyPluginAsyncTypebox = async (app) => {
       let law: Pick<PowerLaw, "a" | "b"> & { cov?: PowerLaw["cov"] };
       let source: { sweep: string; fitId: string; model: string } | { a: number; b: number };
       if (q.sweep) {
-        const fit = await latestFit(app, q.sweep);
+        const fit = await latestFit(app, q.sweep, "/querystring/sweep");
         law = lawOrThrow(fit.result as unknown as SweepFit, q.model);
         source = { sweep: q.sweep, fitId: fit.id, model: q.model ?? "pooled" };
       } else if (q.a !== undefined && q.b !== undefined) {
