@@ -3,6 +3,7 @@
 // problem+json naming the field and nothing is written. Plus the hygiene every response carries.
 import { registerWorker } from "@powersweep/orchestrator";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { buildServer } from "../src/index.ts";
 import { lrGrid, startTestApi, type TestApi } from "./helpers.ts";
 
 let api: TestApi;
@@ -155,9 +156,21 @@ describe("query strings", () => {
     expectProblem(await api.app.inject({ method: "GET", url, headers: api.auth() }), path);
   });
 
-  test("a token in the query string is never accepted", async () => {
-    const res = await api.app.inject({ method: "GET", url: `/v1/sweeps?token=${api.tokens.read}` });
+  test("a token in the query string is never accepted, and never logged", async () => {
+    const lines: string[] = [];
+    const logged = buildServer({
+      db: api.db,
+      redis: api.redis,
+      trialQueue: api.trialQueue,
+      config: api.config,
+      auth: true,
+      logger: { level: "info", stream: { write: (line: string) => lines.push(line) } },
+    });
+    const res = await logged.inject({ method: "GET", url: `/v1/sweeps?token=${api.tokens.read}&limit=1` });
+    await logged.close();
     expect(res.statusCode).toBe(401);
+    expect(lines.join("\n")).toContain("token=[redacted]");
+    expect(lines.join("\n")).not.toContain(api.tokens.read);
   });
 });
 
