@@ -17,7 +17,8 @@ export async function build({ outdir = join(here, "dist"), minify = true } = {})
     platform: "browser",
     target: ["es2022"],
     minify,
-    sourcemap: "linked",
+    // No source map: the dashboard does not publish its sources (build with minify: false to debug).
+    sourcemap: false,
     outfile: join(outdir, "app.js"),
     logLevel: "warning",
   });

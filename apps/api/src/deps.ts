@@ -30,6 +30,11 @@ export interface ApiDeps {
   auth?: boolean;
   /** Largest request body in bytes (default 10 MiB). */
   bodyLimit?: number;
+  /**
+   * Validate every response against its route's schema and fail it (500) when it does not match,
+   * e.g. a field the schema does not declare. The tests turn it on; production leaves it off.
+   */
+  strictResponses?: boolean;
 }
 
 export function sweepDeps(d: ApiDeps): SweepDeps {

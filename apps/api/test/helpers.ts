@@ -11,7 +11,7 @@ export async function startTestApi(label: string, overrides: Partial<PowersweepC
   const db = createDb({ url: config.databaseUrl, max: 5 });
   const redis = createRedis({ url: config.redisUrl });
   const trialQueue = createTrialQueue(redis, config.redisPrefix);
-  const app = buildServer({ db, redis, trialQueue, config, auth: true });
+  const app = buildServer({ db, redis, trialQueue, config, auth: true, strictResponses: true });
   await app.ready();
   const suffix = Math.random().toString(36).slice(2, 8);
   const submitName = `${label}-submit-${suffix}`;

@@ -1,5 +1,12 @@
-// A small HTTP client for the powersweep API: bearer token, JSON, and problem+json errors turned
-// into CliError messages that name the field.
+// The CLI's API client: the shared typed client (@powersweep/spec/client) with its errors turned
+// into CliError messages that name the field, and the way to start the API when it is not up.
+import {
+  type ApiClientOptions,
+  ApiError,
+  ApiUnreachableError,
+  PowersweepClient,
+  type RawRequest,
+} from "@powersweep/spec/client";
 import { CliError, EXIT_SERVER } from "./errors.ts";
 
 export interface ClientOptions {
@@ -31,65 +38,45 @@ export function unauthorisedHint(p: (ProblemDetails & { reason?: string }) | und
   return "unauthorised: unknown token; check --token / POWERSWEEP_TOKEN (an admin creates one with `powersweep token create`)";
 }
 
-export class ApiClient {
-  constructor(private readonly opts: ClientOptions) {}
+/** CLI-facing errors for the shared client's failures. */
+function cliError(err: unknown, token: string | undefined): unknown {
+  if (err instanceof ApiUnreachableError) {
+    return new CliError(
+      `cannot reach the powersweep API at ${err.server} (${err.reason}); start it with \`powersweep start\` or set --server / POWERSWEEP_SERVER`,
+      EXIT_SERVER,
+    );
+  }
+  if (err instanceof ApiError) {
+    if (err.status === 401) return new CliError(unauthorisedHint(err.problem as ProblemDetails | undefined, token));
+    return new CliError(formatProblem(err.problem ?? { status: err.status, detail: err.message }));
+  }
+  return err;
+}
 
-  get server(): string {
-    return this.opts.server.replace(/\/$/, "");
+export class ApiClient extends PowersweepClient {
+  constructor(private readonly opts: ClientOptions) {
+    super({ server: opts.server, ...(opts.token ? { token: opts.token } : {}) } satisfies ApiClientOptions);
   }
 
-  async request<T>(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<T> {
-    const headers: Record<string, string> = { accept: "application/json" };
-    if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
-    let payload: string | undefined;
-    if (body !== undefined) {
-      headers["content-type"] = contentType;
-      payload = typeof body === "string" ? body : JSON.stringify(body);
-    }
-    let res: Response;
+  override async text(path: string, r: RawRequest = {}): Promise<string> {
     try {
-      res = await fetch(`${this.server}${path}`, { method, headers, body: payload });
+      return await super.text(path, r);
     } catch (err) {
-      throw new CliError(
-        `cannot reach the powersweep API at ${this.server} (${(err as Error).cause ?? (err as Error).message}); start it with \`powersweep start\` or set --server / POWERSWEEP_SERVER`,
-        EXIT_SERVER,
-      );
+      throw cliError(err, this.opts.token);
     }
-    const text = await res.text();
-    const parsed = text ? safeJson(text) : undefined;
-    if (!res.ok) {
-      if (res.status === 401)
-        throw new CliError(unauthorisedHint(parsed as ProblemDetails | undefined, this.opts.token));
-      const problem = (parsed as ProblemDetails | undefined) ?? {
-        title: res.statusText,
-        status: res.status,
-        detail: text,
-      };
-      throw new CliError(formatProblem({ status: res.status, ...problem }));
-    }
-    return parsed as T;
   }
 
+  /** A request to a path the typed methods do not cover (answer typed by the caller). */
+  request<T>(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<T> {
+    return this.json<T>(path, { method, ...(body !== undefined ? { body, contentType } : {}) });
+  }
   get<T>(path: string) {
     return this.request<T>("GET", path);
   }
   post<T>(path: string, body?: unknown, contentType?: string) {
     return this.request<T>("POST", path, body ?? {}, contentType);
   }
-  async getText(path: string): Promise<string> {
-    const headers: Record<string, string> = {};
-    if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
-    const res = await fetch(`${this.server}${path}`, { headers });
-    const text = await res.text();
-    if (!res.ok) throw new CliError(formatProblem((safeJson(text) as ProblemDetails) ?? { status: res.status }));
-    return text;
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
+  getText(path: string): Promise<string> {
+    return this.text(path);
   }
 }

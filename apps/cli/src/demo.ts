@@ -13,7 +13,7 @@ import { createRedis, createTrialQueue } from "@powersweep/queue";
 import { loadConfig, type PowersweepConfig } from "@powersweep/runtime";
 import { ApiClient } from "./client.ts";
 import { prepareServices } from "./commands/stack.ts";
-import { demoFigures, type PlotTrial } from "./demo-plots.ts";
+import { demoFigures } from "./demo-plots.ts";
 import { CliError } from "./errors.ts";
 import { formatFit } from "./fit-format.ts";
 import { createEta, formatClock, progressLine, type SweepSummary } from "./format.ts";
@@ -133,11 +133,8 @@ export async function demo(o: { quick?: boolean; keep?: boolean; out: string }) 
     const { token } = await createApiToken(db, { name: `demo-${Date.now().toString(36)}`, scopes: ["admin"] });
     const client = new ApiClient({ server, token });
     const file = join(root, "examples", o.quick ? "demo-quick.yaml" : "demo.yaml");
-    const created = await client.post<{ id: string; trialCount: number }>(
-      "/v1/sweeps",
-      readFileSync(file, "utf8"),
-      "application/yaml",
-    );
+    const created = await client.submitSweep(readFileSync(file, "utf8"), "application/yaml");
+    if (!created.id) throw new CliError("the API answered a submit without a sweep id");
     say(`submitted ${file.slice(root.length + 1)}: sweep ${created.id}, ${created.trialCount} trials`);
 
     const summary = await follow(client, created.id, say);
@@ -151,16 +148,13 @@ export async function demo(o: { quick?: boolean; keep?: boolean; out: string }) 
     const fit = await waitForFit(client, created.id, (c.succeeded ?? 0) + (c.diverged ?? 0));
     console.log(`\n${formatFit(fit)}\n`);
 
-    const trials = await client.get<{ items: PlotTrial[] }>(`/v1/sweeps/${created.id}/trials?limit=1000`);
+    const trials = await client.listTrials(created.id, { limit: 1000 });
     const figures = demoFigures(fit, trials.items);
     for (const [name, svg] of Object.entries(figures)) writeFileSync(join(outDir, name), svg);
     writeFileSync(join(outDir, "fit.json"), `${JSON.stringify(fit, null, 2)}\n`);
-    const csv = await client.getText(`/v1/sweeps/${created.id}/fit?format=csv&table=etaOpt`);
+    const csv = await client.getFitCsv(created.id, "etaOpt");
     writeFileSync(join(outDir, "eta-opt.csv"), csv);
-    writeFileSync(
-      join(outDir, "gamma.csv"),
-      await client.getText(`/v1/sweeps/${created.id}/fit?format=csv&table=gamma`),
-    );
+    writeFileSync(join(outDir, "gamma.csv"), await client.getFitCsv(created.id, "gamma"));
     say(`wrote ${Object.keys(figures).length} plots, fit.json, eta-opt.csv and gamma.csv to ${o.out}/`);
     console.log(
       [
@@ -193,7 +187,7 @@ async function follow(client: ApiClient, id: string, say: (m: string) => void): 
   let lastLine = "";
   const eta = createEta();
   for (;;) {
-    const s = await client.get<SweepSummary>(`/v1/sweeps/${id}`);
+    const s = await client.getSweep(id);
     const line = progressLine(s, eta(s, Date.now()));
     const counts = progressLine(s);
     if (tty) process.stdout.write(`\r\x1b[2K${line}`);
@@ -215,7 +209,7 @@ async function follow(client: ApiClient, id: string, say: (m: string) => void): 
 async function waitForFit(client: ApiClient, id: string, finished: number, timeoutMs = 120_000): Promise<SweepFit> {
   const started = Date.now();
   for (;;) {
-    const fit = await client.get<SweepFit & { inputs: { rowCount: number } }>(`/v1/sweeps/${id}/fit`).catch(() => null);
+    const fit = await client.getFit(id).catch(() => null);
     if (fit && fit.inputs?.rowCount >= finished) return fit;
     if (Date.now() - started > timeoutMs)
       throw new CliError(`no fit covering all ${finished} results after ${timeoutMs / 1000} s: is the fitter running?`);

@@ -4,6 +4,7 @@
 //   #/fleet            workers
 //   #token=<t>         stores the API token once, then goes to #/
 
+import { TERMINAL_SWEEP_STATUSES } from "@powersweep/spec/status";
 import {
   ApiError,
   getFit,
@@ -27,7 +28,7 @@ import {
 } from "./views.ts";
 
 const POLL_MS = 3000;
-const TERMINAL_SWEEP = new Set(["completed", "succeeded", "finished", "failed", "cancelled"]);
+const TERMINAL_SWEEP = new Set<string>(TERMINAL_SWEEP_STATUSES);
 
 const main = document.getElementById("main") as HTMLElement;
 const statusLine = document.getElementById("status-line") as HTMLElement;

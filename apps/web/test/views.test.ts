@@ -2,42 +2,63 @@
 
 import { fitSweep } from "@powersweep/fit";
 import { describe, expect, it } from "vitest";
-import { readFit } from "../src/api.ts";
+import { type FitView, readFit, type SweepDetail, type TrialRow } from "../src/api.ts";
 import { fmtTokens, progressBar, resolveSelection, sweepPage } from "../src/views.ts";
 import { syntheticTrials } from "./fixture-server.ts";
 
-const trial = (i: number, tokens: number, batchSize: number, lr: number, status = "succeeded") => ({
-  id: `t${i}`,
+/** A trial row as GET /v1/sweeps/:id/trials answers it (TrialSummarySchema). */
+const trialRow = (t: Partial<TrialRow> & Pick<TrialRow, "id" | "tokens" | "batchSize" | "status">): TrialRow => ({
+  sweepId: "00000000-0000-4000-8000-000000000000",
+  key: t.id,
   model: "36M",
-  tokens,
-  batchSize,
-  lr,
+  dModel: null,
+  lr: null,
   powerA: null,
   powerB: null,
   seed: 0,
-  status,
-  testLoss: status === "succeeded" ? 3 + Math.log(lr / 1e-3) ** 2 / 10 : null,
+  attempts: 1,
+  workerId: null,
+  startedAt: null,
+  finishedAt: null,
+  trainLoss: null,
+  testLoss: null,
   testPerplexity: null,
+  tokensSeen: null,
+  wallSeconds: null,
+  tokensPerSecond: null,
+  error: null,
+  errorClass: null,
+  createdAt: "2026-01-01T00:00:00.000Z",
+  updatedAt: "2026-01-01T00:00:00.000Z",
+  ...t,
 });
 
-describe("readFit", () => {
-  it("turns an empty or partial fit into empty tables instead of throwing", () => {
-    expect(readFit(null)).toEqual({ etaOpt: [], gamma: [], law: null, batchOpt: [], warnings: [] });
-    const partial = readFit({
-      etaOpt: [{ tokens: 2e9, batchSize: 128, etaOpt: 0.01 }, { tokens: "x" }],
-      law: { a: 4.6 },
-    });
-    expect(partial.etaOpt).toHaveLength(1);
-    expect(partial.etaOpt[0]).toMatchObject({ model: "model", onEdge: false, ci: null });
-    expect(partial.law).toBeNull(); // b missing: no law line rather than a NaN curve
+const trial = (i: number, tokens: number, batchSize: number, lr: number, status: TrialRow["status"] = "succeeded") =>
+  trialRow({
+    id: `t${i}`,
+    tokens,
+    batchSize,
+    lr,
+    status,
+    testLoss: status === "succeeded" ? 3 + Math.log(lr / 1e-3) ** 2 / 10 : null,
   });
 
-  it("reads CIs given as [lo, hi] pairs or {lower, upper} objects", () => {
-    const f = readFit({
-      law: { pooled: { a: 4.6, b: -0.51, ci95: { a: [3, 6], b: { lower: -0.6, upper: -0.4 } }, r2: 0.9, n: 5 } },
-    });
-    expect(f.law).toMatchObject({ aCI: [3, 6], bCI: [-0.6, -0.4], r2: 0.9, n: 5, cov: null });
-  });
+/** A sweep as GET /v1/sweeps/:id answers it (SweepDetailSchema). */
+const sweepOf = (s: Pick<SweepDetail, "kind" | "status" | "trialCount" | "counts">): SweepDetail => ({
+  id: "s",
+  name: "s",
+  tags: [],
+  trainer: "tfjs",
+  priority: 0,
+  maxAttempts: 3,
+  owner: null,
+  createdAt: "2026-01-01T00:00:00.000Z",
+  updatedAt: "2026-01-01T00:00:00.000Z",
+  finishedAt: null,
+  spec: null,
+  remainingTokens: 0,
+  tokensPerSecond: null,
+  ...s,
 });
 
 describe("readFit on packages/fit's real SweepFit", () => {
@@ -45,6 +66,7 @@ describe("readFit on packages/fit's real SweepFit", () => {
     const trials = syntheticTrials();
     const fit = JSON.parse(JSON.stringify(fitSweep(trials, { etaBootstrap: 50, lawBootstrap: 100 })));
     const view = readFit(fit);
+    expect(view.law?.aCI).toEqual(fit.law.pooled.ci95?.a ?? fit.law.pooled.ci95Analytic.a);
     expect(view.etaOpt).toHaveLength(fit.etaOpt.length);
     expect(view.etaOpt.filter((r) => r.onEdge)).toHaveLength(
       fit.etaOpt.filter((r: { onEdge: boolean }) => r.onEdge).length,
@@ -53,18 +75,13 @@ describe("readFit on packages/fit's real SweepFit", () => {
     expect(view.law?.a).toBe(fit.law.pooled.a);
     expect(view.law?.cov).not.toBeNull();
     expect(view.warnings).toEqual(fit.warnings);
-    const sweep = {
-      id: "s",
-      name: "s",
+    const sweep = sweepOf({
       kind: "import",
       status: "completed",
       trialCount: trials.length,
       counts: { queued: 0, running: 0, succeeded: 124, failed: 0, diverged: 4, cancelled: 0 },
-      createdAt: "",
-      tags: [],
-      spec: null,
-    };
-    const data = { sweep, trials, fit: view, trial: null };
+    });
+    const data = { sweep, trials: trials.map(trialRow), fit: view, trial: null };
     const html = sweepPage(
       data,
       resolveSelection(data, { model: null, batchSize: null, tokens: null, trialId: null }),
@@ -83,17 +100,12 @@ describe("sweepPage", () => {
       lrs.map((lr, k) => trial(i * 100 + j * 10 + k, T, B, lr, k === 4 && B === 64 ? "diverged" : "succeeded")),
     ),
   );
-  const sweep = {
-    id: "s",
-    name: "s",
+  const sweep = sweepOf({
     kind: "lr-grid",
     status: "running",
     trialCount: trials.length,
     counts: { queued: 0, running: 0, succeeded: 18, failed: 0, diverged: 2, cancelled: 0 },
-    createdAt: "",
-    tags: [],
-    spec: null,
-  };
+  });
 
   it("draws Fig. 2 and Fig. 3 from the finished trials of the selected slice, and a placeholder while there is no fit", () => {
     const data = { sweep, trials, fit: null, trial: null };
@@ -107,9 +119,15 @@ describe("sweepPage", () => {
   });
 
   it("marks η_opt from the fit and flags edge cells", () => {
-    const fit = readFit({
-      etaOpt: [{ model: "36M", tokens: 2e9, batchSize: 128, etaOpt: 4e-3, onEdge: true, ci95: [3e-3, 5e-3] }],
-    });
+    const fit: FitView = {
+      etaOpt: [
+        { model: "36M", tokens: 2e9, batchSize: 128, etaOpt: 4e-3, onEdge: true, ci: [3e-3, 5e-3], lossAtOpt: 3 },
+      ],
+      gamma: [],
+      law: null,
+      batchOpt: [],
+      warnings: [],
+    };
     const data = { sweep, trials, fit, trial: null };
     const html = sweepPage(
       data,

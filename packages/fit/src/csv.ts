@@ -11,11 +11,18 @@ export function csvNumber(v: number): string {
   return String(Number(v.toPrecision(12)));
 }
 
+/**
+ * One CSV cell: numbers through csvNumber; text that a spreadsheet would read as a formula (a
+ * leading =, +, -, @, tab or CR, e.g. a model named `=cmd|' /C calc'!A0`) gets a leading
+ * apostrophe (OWASP's CSV-injection advice), while numbers stay numbers, so a negative b is -0.51.
+ */
 const cell = (v: unknown): string => {
   if (v === null || v === undefined) return "";
   const text = (x: unknown) => (typeof x === "number" ? csvNumber(x) : String(x));
-  const s = Array.isArray(v) ? v.map(text).join(";") : text(v);
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  let s = Array.isArray(v) ? v.map(text).join(";") : text(v);
+  const numeric = typeof v === "number" || (Array.isArray(v) && v.every((x) => typeof x === "number"));
+  if (!numeric && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\n\r\t]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
 const line = (vs: unknown[]) => vs.map(cell).join(",");
 

@@ -1,6 +1,8 @@
-// CSV numbers without float noise: the shortest decimal at 12 significant digits.
+// CSV export: numbers without float noise (the shortest decimal at 12 significant digits), and a
+// cell a spreadsheet would run as a formula comes out as text.
 import { describe, expect, it } from "vitest";
 import { csvNumber, fitSweep, fitTablesCsv } from "../src/index.ts";
+import { synthSweep } from "./synthetic.ts";
 
 describe("CSV number format", () => {
   it("drops float noise and keeps the digits", () => {
@@ -31,5 +33,38 @@ describe("CSV number format", () => {
     expect(numbers.length).toBeGreaterThan(5);
     for (const n of numbers) expect(n.replace(/^-?0\.0*|[-.]|e.*$/g, "").length).toBeLessThanOrEqual(12);
     expect(csv).toMatch(/,"?0\.64;1\.28"?,/); // suggested lrs past the top edge 0.32
+  });
+});
+
+/** The cells of one CSV line (quoted cells unquoted). */
+function cells(line: string): string[] {
+  const out: string[] = [];
+  for (const m of line.matchAll(/("(?:[^"]|"")*"|[^,]*)(,|$)/g)) {
+    if (m.index === line.length && m[0] === "") break;
+    const c = m[1] ?? "";
+    out.push(c.startsWith('"') ? c.slice(1, -1).replace(/""/g, '"') : c);
+  }
+  return out;
+}
+
+describe("fitTablesCsv", () => {
+  it("neutralises formula-leading model names and leaves numeric cells as numbers", () => {
+    const names = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "\tx", "plain"];
+    const rows = synthSweep({
+      models: names.map((name) => ({ name, a: 4.6, b: -0.51 })),
+      tokens: [2e9, 4e9],
+      batchSizes: [64],
+      seeds: 1,
+    });
+    const csv = fitTablesCsv(fitSweep(rows, { etaBootstrap: 10, lawBootstrap: 10 }));
+    const models = csv.etaOpt
+      .split("\n")
+      .slice(1)
+      .filter(Boolean)
+      .map((l) => cells(l)[0]);
+    expect(new Set(models)).toEqual(new Set(["'=cmd|' /C calc'!A0", "'+1+1", "'-2+3", "'@SUM(A1)", "'\tx", "plain"]));
+    const gammaLines = csv.gamma.split("\n").slice(1).filter(Boolean);
+    expect(gammaLines.length).toBeGreaterThan(0);
+    for (const l of gammaLines) expect(Number(cells(l)[2])).toBeGreaterThan(0); // γ stays a number
   });
 });

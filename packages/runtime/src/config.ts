@@ -31,6 +31,10 @@ export interface PowersweepConfig {
   trialMaxSeconds: number;
   /** Fits of different sweeps the fitter runs at once (each in a worker thread). */
   fitterConcurrency: number;
+  /** Largest `tokens` (T) one trial may ask for, in documents, imports and extends. */
+  maxTokensPerTrial: number;
+  /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`. */
+  metricsToken: string | null;
 }
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -45,6 +49,17 @@ function logLevel(env: NodeJS.ProcessEnv): LogLevel {
 
 export const DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/powersweep";
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
+
+/** Default MAX_TOKENS_PER_TRIAL: 10¹², the scale of the largest published LR-law runs. */
+export const DEFAULT_MAX_TOKENS_PER_TRIAL = 1e12;
+
+function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
+  return v;
+}
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
@@ -84,5 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PowersweepConf
     dataRoots: parseDataRoots(env.DATA_ROOTS),
     trialMaxSeconds: int(env, "TRIAL_MAX_SECONDS", 7 * 24 * 3600),
     fitterConcurrency: int(env, "FITTER_CONCURRENCY", 2),
+    maxTokensPerTrial: positiveNumber(env, "MAX_TOKENS_PER_TRIAL", DEFAULT_MAX_TOKENS_PER_TRIAL),
+    metricsToken: env.METRICS_TOKEN || null,
   };
 }

@@ -1,3 +1,4 @@
+export * from "./bounds.ts";
 export * from "./status.ts";
 export * from "./sweep.ts";
 export * from "./trial.ts";

@@ -1,7 +1,7 @@
 // The lifecycle vocabulary of sweeps, trials and workers, defined once. prisma/schema.prisma's
 // enums hold the same values (a test in packages/db compares them); the API's schemas, the
 // orchestrator's SQL, the CLI and the dashboard import these lists instead of spelling them out.
-import { type Static, Type } from "@sinclair/typebox";
+import { type Static, type TLiteral, type TUnion, Type } from "@sinclair/typebox";
 
 export const TRIAL_STATUSES = ["queued", "running", "succeeded", "failed", "diverged", "cancelled"] as const;
 export type TrialStatus = (typeof TRIAL_STATUSES)[number];
@@ -33,7 +33,9 @@ export const sweepKindOfColumn = (column: SweepKindColumn): SweepKind => column.
 export const WORKER_STATES = ["idle", "busy", "stopping", "stopped"] as const;
 export type WorkerState = (typeof WORKER_STATES)[number];
 
-const literals = <T extends readonly string[]>(values: T) => Type.Union(values.map((v) => Type.Literal(v)));
+/** A union of string literals whose static type is the union of the values (not `string`). */
+const literals = <T extends readonly string[]>(values: T) =>
+  Type.Union(values.map((v) => Type.Literal(v))) as unknown as TUnion<{ -readonly [K in keyof T]: TLiteral<T[K]> }>;
 export const TrialStatusSchema = literals(TRIAL_STATUSES);
 export const SweepStatusSchema = literals(SWEEP_STATUSES);
 export const SweepKindSchema = literals(SWEEP_KINDS);

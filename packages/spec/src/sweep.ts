@@ -5,6 +5,7 @@ import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { type ValueError, ValueErrorType } from "@sinclair/typebox/errors";
 import { Value } from "@sinclair/typebox/value";
 import { LineCounter, parseDocument } from "yaml";
+import { MAX_INT32, SafeText } from "./bounds.ts";
 import { IMPORT_ROW_STATUSES } from "./status.ts";
 import {
   type Corpus,
@@ -110,7 +111,10 @@ function numberAxis(item: TSchema, description: string) {
 }
 
 const TokensAxis = numberAxis(finite({ exclusiveMinimum: 0 }), "T: total training tokens per trial.");
-const BatchSizeAxis = numberAxis(Type.Integer({ minimum: 1 }), "β: sequences per step (range values are rounded).");
+const BatchSizeAxis = numberAxis(
+  Type.Integer({ minimum: 1, maximum: MAX_INT32 }),
+  "β: sequences per step (range values are rounded).",
+);
 const LrAxis = numberAxis(finite({ exclusiveMinimum: 0 }), "η: peak learning rate.");
 const PowerAAxis = numberAxis(finite({ exclusiveMinimum: 0 }), "a of eq. 7.");
 const PowerBAxis = Type.Union(
@@ -122,7 +126,7 @@ const PowerBAxis = Type.Union(
 );
 const SeedsAxis = Type.Union(
   [
-    Type.Array(Type.Integer({ minimum: 0 }), { minItems: 1, maxItems: MAX_AXIS_POINTS }),
+    Type.Array(Type.Integer({ minimum: 0, maximum: MAX_INT32 }), { minItems: 1, maxItems: MAX_AXIS_POINTS }),
     Type.Object({ count: count("Seeds 0 … count-1.") }, { additionalProperties: false }),
   ],
   { description: "Seeds (default [0])." },
@@ -149,7 +153,7 @@ const TrainingSchema = Type.Object(
 );
 
 const common = {
-  name: Type.String({ minLength: 1, maxLength: 200 }),
+  name: SafeText({ minLength: 1, maxLength: 200 }),
   trainer: Type.Optional(
     Type.String({
       minLength: 1,
@@ -170,7 +174,7 @@ const common = {
         "Wall-clock limit of one trial attempt, in seconds; past it the trial is stopped and failed. At most the deployment's TRIAL_MAX_SECONDS (its default).",
     }),
   ),
-  tags: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 50 })),
+  tags: Type.Optional(Type.Array(SafeText({ minLength: 1, maxLength: 64 }), { maxItems: 50 })),
 };
 
 const warmupTokens = Type.Number({ minimum: 0, description: "Linear warmup length, in tokens." });
@@ -240,17 +244,17 @@ export const PowerGridSweepSchema = Type.Object(
 
 export const ImportRowSchema = Type.Object(
   {
-    model: Type.String({ minLength: 1, maxLength: 64 }),
+    model: SafeText({ minLength: 1, maxLength: 64 }),
     tokens: Type.Number({ exclusiveMinimum: 0 }),
-    batchSize: Type.Integer({ minimum: 1 }),
+    batchSize: Type.Integer({ minimum: 1, maximum: MAX_INT32 }),
     lr: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
     powerA: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
     powerB: Type.Optional(Type.Number({ exclusiveMaximum: 0, minimum: -2 })),
     testLoss: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
     testPerplexity: Type.Optional(Type.Number({ minimum: 1 })),
     trainLoss: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
-    dModel: Type.Optional(Type.Integer({ minimum: 1 })),
-    seed: Type.Optional(Type.Integer({ minimum: 0 })),
+    dModel: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_INT32 })),
+    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_INT32 })),
     status: Type.Optional(
       Type.Union(
         IMPORT_ROW_STATUSES.map((v) => Type.Literal(v)),

@@ -2,6 +2,7 @@
 // (packages/sweep) produces it, the worker passes it to packages/trainer, the exec backend
 // sends it as JSON on stdin. Defined once here; TypeScript types derive from the schemas.
 import { type Static, Type } from "@sinclair/typebox";
+import { MAX_INT32, SafeText } from "./bounds.ts";
 
 export const DecayShapeSchema = Type.Union(
   [Type.Literal("exponential"), Type.Literal("linear"), Type.Literal("cosine"), Type.Literal("one-minus-sqrt")],
@@ -61,7 +62,7 @@ export type ScheduleSpec = Static<typeof ScheduleSpecSchema>;
 /** μP proxy model shape (Table 2 of 2408.13359). m_width = dModel / baseWidth. */
 export const ModelShapeSchema = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 64, description: "Label, e.g. 'd64-L2'." }),
+    name: SafeText({ minLength: 1, maxLength: 64, description: "Label, e.g. 'd64-L2'." }),
     dModel: Type.Integer({ minimum: 8, maximum: 16384 }),
     nLayers: Type.Integer({ minimum: 1, maximum: 256 }),
     nHeads: Type.Integer({ minimum: 1, maximum: 256 }),
@@ -136,13 +137,13 @@ export const TrialConfigSchema = Type.Object(
     mup: MupSchema,
     schedule: ScheduleSpecSchema,
     tokens: positive("T: total training tokens."),
-    batchSize: Type.Integer({ minimum: 1, description: "β: sequences per step." }),
+    batchSize: Type.Integer({ minimum: 1, maximum: MAX_INT32, description: "β: sequences per step." }),
     seqLen: Type.Integer({ minimum: 2, maximum: 65536 }),
     corpus: CorpusSchema,
     tokenizer: TokenizerSchema,
     optimizer: OptimizerSchema,
     evalTokens: Type.Integer({ minimum: 1, description: "Held-out tokens the test loss is measured on." }),
-    seed: Type.Integer({ minimum: 0 }),
+    seed: Type.Integer({ minimum: 0, maximum: MAX_INT32 }),
   },
   { additionalProperties: false },
 );

@@ -8,6 +8,9 @@ import type { Trainer } from "./types.ts";
 
 export * from "./types.ts";
 
+/** Trainer names every worker offers; workers add their --trainer-exec names (Worker.backend). */
+export const BUILTIN_TRAINERS = ["tfjs", "torch", "sleep"] as const;
+
 export interface TrainerRegistryOptions {
   /** Extra exec trainers this worker offers: name → argv. */
   execTrainers?: Record<string, string[]>;

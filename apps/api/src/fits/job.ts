@@ -1,40 +1,8 @@
 // An ad-hoc fit (POST /v1/fits) as a pure function of the request body's text: parse, bound,
 // validate, fit. It runs in a worker thread (pool.ts), so none of it blocks the API's event loop.
 import { type FitRow, fitSweep, type SweepFit } from "@powersweep/fit";
-import { Type } from "@sinclair/typebox";
+import { FitsBodySchema } from "@powersweep/spec/api";
 import { Value } from "@sinclair/typebox/value";
-
-const positive = Type.Number({ exclusiveMinimum: 0 });
-
-export const FitRowSchema = Type.Object(
-  {
-    model: Type.String({ minLength: 1, maxLength: 64 }),
-    tokens: positive,
-    batchSize: Type.Integer({ minimum: 1 }),
-    lr: Type.Optional(Type.Union([positive, Type.Null()])),
-    powerA: Type.Optional(Type.Union([positive, Type.Null()])),
-    powerB: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
-    seed: Type.Optional(Type.Integer({ minimum: 0 })),
-    testLoss: Type.Union([Type.Number(), Type.Null()]),
-    status: Type.Optional(Type.String()),
-  },
-  { additionalProperties: false },
-);
-
-export const FitOptionsSchema = Type.Object(
-  {
-    bandSteps: Type.Optional(Type.Integer({ minimum: 1, maximum: 10 })),
-    topK: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
-    includeEdge: Type.Optional(Type.Boolean()),
-    seed: Type.Optional(Type.Integer({ minimum: 0 })),
-  },
-  { additionalProperties: false },
-);
-
-export const FitsBodySchema = Type.Object(
-  { rows: Type.Array(FitRowSchema, { minItems: 1 }), options: Type.Optional(FitOptionsSchema) },
-  { additionalProperties: false },
-);
 
 /** What the API answers: the fit, or a problem (status, slug, detail, field errors). */
 export type FitJobResult =

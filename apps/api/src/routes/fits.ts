@@ -1,23 +1,48 @@
 // Fits: the stored fit of a sweep (tables, law, B_opt, power-sweep optimum), predictions for a
 // target run, and ad-hoc fits of posted rows. The fitter service stores fits; these routes read them.
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { fitTablesCsv, type PowerLaw, powerSchedulerConfig, predictLr, type SweepFit } from "@powersweep/fit";
 import { ThreadPool, ThreadPoolBusyError, ThreadTimeoutError } from "@powersweep/runtime";
+import {
+  FitQuerySchema,
+  FitsBodySchema,
+  IdParamsSchema,
+  PredictionSchema,
+  PredictQuerySchema,
+  StoredFitSchema,
+  type SweepFit as SweepFitContract,
+  SweepFitSchema,
+} from "@powersweep/spec/api";
 import { Type } from "@sinclair/typebox";
-import type { FastifyPluginAsync } from "fastify";
-import { type FitJobResult, FitsBodySchema } from "../fits/job.ts";
+import type { FastifyInstance } from "fastify";
+import { byMediaType, responses } from "../contract.ts";
+import type { FitJobResult } from "../fits/job.ts";
 import { problem } from "../problem.ts";
 import { documentedOnly } from "../validator.ts";
 
-const Id = Type.Object({ id: Type.String({ format: "uuid" }) });
-const positive = Type.Number({ exclusiveMinimum: 0 });
+// packages/fit's SweepFit and the contract's SweepFitSchema must agree: a fit result is assignable
+// to the schema's type, and both name the same fields. A field added to one and not the other
+// fails typecheck here (and the API tests, which serialise strictly).
+type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : false;
+const fitMatchesContract: SweepFitContract = {} as SweepFit;
+const fitKeys: [
+  SameKeys<SweepFit, SweepFitContract>,
+  SameKeys<SweepFit["etaOpt"][number], SweepFitContract["etaOpt"][number]>,
+  SameKeys<SweepFit["gamma"][number], SweepFitContract["gamma"][number]>,
+  SameKeys<PowerLaw, NonNullable<SweepFitContract["law"]["pooled"]>>,
+] = [true, true, true, true];
+void fitMatchesContract;
+void fitKeys;
 
 /** Threads that run ad-hoc fits, and how many fits may wait for one. */
 const FIT_THREADS = 2;
 const FIT_MAX_QUEUED = 16;
 
-async function latestFit(app: Parameters<FastifyPluginAsync>[0], sweepId: string) {
+/** The sweep's newest fit; `field` names where the sweep id came from (for the 404's errors). */
+async function latestFit(app: FastifyInstance, sweepId: string, field: string) {
   const sweep = await app.deps.db.sweep.findUnique({ where: { id: sweepId }, select: { id: true } });
-  if (!sweep) throw problem(404, "not-found", "Not found", `no sweep ${sweepId}`);
+  const errors = (message: string) => ({ errors: [{ path: field, message }] });
+  if (!sweep) throw problem(404, "not-found", "Not found", `no sweep ${sweepId}`, errors("no such sweep"));
   const fit = await app.deps.db.fit.findFirst({ where: { sweepId }, orderBy: { createdAt: "desc" } });
   if (!fit)
     throw problem(
@@ -25,6 +50,7 @@ async function latestFit(app: Parameters<FastifyPluginAsync>[0], sweepId: string
       "no-fit-yet",
       "No fit yet",
       `sweep ${sweepId} has no fit yet: the fitter stores one as trials finish`,
+      errors("the sweep has no fit yet"),
     );
   return fit;
 }
@@ -39,12 +65,13 @@ function lawOrThrow(fit: SweepFit, model?: string): PowerLaw {
       model
         ? `the fit has no law for model "${model}"`
         : "the fit has no pooled law yet (it needs γ at 2 or more token budgets)",
+      { errors: [{ path: model ? "/querystring/model" : "/querystring/sweep", message: "no fitted law" }] },
     );
   }
   return law;
 }
 
-export const fitRoutes: FastifyPluginAsync = async (app) => {
+export const fitRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     "/sweeps/:id/fit",
     {
@@ -52,31 +79,34 @@ export const fitRoutes: FastifyPluginAsync = async (app) => {
         summary:
           "The sweep's latest fit: η_opt per (model, T, β) with CI and edge flags, γ per T, γ = a·T^b with CI and R², B_opt(T), power-sweep optimum",
         tags: ["fits"],
-        params: Id,
-        querystring: Type.Object({
-          format: Type.Optional(Type.Union([Type.Literal("json"), Type.Literal("csv")])),
-          table: Type.Optional(Type.Union([Type.Literal("etaOpt"), Type.Literal("gamma")])),
+        params: IdParamsSchema,
+        querystring: FitQuerySchema,
+        response: responses({
+          200: byMediaType({ "application/json": StoredFitSchema, "text/csv": Type.String() }),
         }),
       },
     },
     async (req, reply) => {
-      const { id } = req.params as { id: string };
-      const { format, table } = req.query as { format?: "json" | "csv"; table?: "etaOpt" | "gamma" };
-      const fit = await latestFit(app, id);
+      const { id } = req.params;
+      const { format, table } = req.query;
+      const fit = await latestFit(app, id, "/params/id");
       const result = fit.result as unknown as SweepFit;
       if (format === "csv") {
         const csv = fitTablesCsv(result);
         reply.type("text/csv; charset=utf-8");
-        if (table) return csv[table];
-        return `# eta_opt\n${csv.etaOpt}\n# gamma\n${csv.gamma}`;
+        return table ? csv[table] : `# eta_opt\n${csv.etaOpt}\n# gamma\n${csv.gamma}`;
       }
-      // the input by hash and count (fits stored before 2026-12 listed every trial id: not answered)
-      const { trialIds: _ids, ...inputs } = (fit.inputs ?? {}) as Record<string, unknown>;
+      // The input by hash and count (fits stored before 2026-12 also listed every trial id: not answered).
+      const inputs = (fit.inputs ?? {}) as { rowCount?: number; options?: unknown };
       return {
         id: fit.id,
         sweepId: id,
-        createdAt: fit.createdAt,
-        inputs: { ...inputs, hash: fit.inputHash },
+        createdAt: fit.createdAt.toISOString(),
+        inputs: {
+          rowCount: inputs.rowCount ?? result.counts.rows,
+          options: inputs.options ?? result.options,
+          hash: fit.inputHash,
+        },
         ...result,
       };
     },
@@ -88,35 +118,16 @@ export const fitRoutes: FastifyPluginAsync = async (app) => {
       schema: {
         summary: "Predicted η = β·a·T^b (eq. 6) with a 95% interval, and a ready Power-scheduler config (eq. 8)",
         tags: ["fits"],
-        querystring: Type.Object({
-          tokens: positive,
-          batchSize: Type.Integer({ minimum: 1 }),
-          sweep: Type.Optional(Type.String({ format: "uuid" })),
-          model: Type.Optional(Type.String()),
-          a: Type.Optional(positive),
-          b: Type.Optional(Type.Number({ exclusiveMaximum: 0 })),
-          etaMax: Type.Optional(positive),
-          warmupTokens: Type.Optional(Type.Number({ minimum: 0 })),
-          decayFraction: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
-        }),
+        querystring: PredictQuerySchema,
+        response: responses({ 200: PredictionSchema }),
       },
     },
     async (req) => {
-      const q = req.query as {
-        tokens: number;
-        batchSize: number;
-        sweep?: string;
-        model?: string;
-        a?: number;
-        b?: number;
-        etaMax?: number;
-        warmupTokens?: number;
-        decayFraction?: number;
-      };
-      let law: PowerLaw | Pick<PowerLaw, "a" | "b">;
-      let source: Record<string, unknown>;
+      const q = req.query;
+      let law: Pick<PowerLaw, "a" | "b"> & { cov?: PowerLaw["cov"] };
+      let source: { sweep: string; fitId: string; model: string } | { a: number; b: number };
       if (q.sweep) {
-        const fit = await latestFit(app, q.sweep);
+        const fit = await latestFit(app, q.sweep, "/querystring/sweep");
         law = lawOrThrow(fit.result as unknown as SweepFit, q.model);
         source = { sweep: q.sweep, fitId: fit.id, model: q.model ?? "pooled" };
       } else if (q.a !== undefined && q.b !== undefined) {
@@ -127,18 +138,32 @@ export const fitRoutes: FastifyPluginAsync = async (app) => {
           errors: [{ path: "/querystring/sweep", message: "sweep, or a and b, is required" }],
         });
       }
-      const prediction = predictLr({ tokens: q.tokens, batchSize: q.batchSize, law: law as PowerLaw });
-      const schedule = powerSchedulerConfig(law as PowerLaw, {
+      if (!(law.b < 0 && law.b >= -2)) {
+        throw problem(422, "no-schedule", "No Power schedule", `the law's b = ${law.b} is not in [-2, 0)`, {
+          errors: [{ path: q.sweep ? "/querystring/sweep" : "/querystring/b", message: "b must be in [-2, 0)" }],
+        });
+      }
+      const etaMax = q.etaMax ?? 0.02;
+      const prediction = predictLr({ tokens: q.tokens, batchSize: q.batchSize, law, etaMax });
+      const schedule = powerSchedulerConfig(law, {
         batchSize: q.batchSize,
-        etaMax: q.etaMax ?? 0.02,
-        warmupTokens: q.warmupTokens ?? 0,
+        etaMax,
+        tokens: q.tokens,
+        ...(q.warmupTokens !== undefined ? { warmupTokens: q.warmupTokens } : {}),
         decayFraction: q.decayFraction ?? 0.1,
       });
-      return { tokens: q.tokens, batchSize: q.batchSize, law: { a: law.a, b: law.b }, source, ...prediction, schedule };
+      return {
+        tokens: q.tokens,
+        batchSize: q.batchSize,
+        law: { a: law.a, b: law.b },
+        source,
+        ...prediction,
+        schedule,
+      };
     },
   );
 
-  // parsing, validation and the fit all run in worker threads: the event loop stays free
+  // Parsing, validation and the fit all run in worker threads: the event loop stays free.
   const pool = new ThreadPool<{ text: string; maxRows: number }, FitJobResult>({
     entry: new URL("../fits/thread.ts", import.meta.url),
     threads: FIT_THREADS,
@@ -155,6 +180,7 @@ export const fitRoutes: FastifyPluginAsync = async (app) => {
         summary: `Fit posted result rows without storing a sweep (submit scope; at most FIT_MAX_ROWS rows, ${app.deps.config.fitMaxRows} here, and FIT_TIMEOUT_SECONDS)`,
         tags: ["fits"],
         body: documentedOnly(FitsBodySchema),
+        response: responses({ 200: SweepFitSchema }),
       },
     },
     async (req, reply) => {
@@ -184,5 +210,3 @@ export const fitRoutes: FastifyPluginAsync = async (app) => {
     },
   );
 };
-
-export default fitRoutes;

@@ -1,18 +1,25 @@
-// The route list: one plugin per resource. To add a resource, add a line here; optional files that
-// other engineers add later (workers.ts, fits.ts) are registered when they exist.
-import type { FastifyPluginAsync } from "fastify";
+// The route list: one plugin per resource, each registered here explicitly. To add a resource,
+// write routes/<resource>.ts exporting a FastifyPluginAsyncTypebox whose routes declare params,
+// query, body and response schemas (from @powersweep/spec/api), and add it to one list below.
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { curveRoutes } from "./curves.ts";
+import { fitRoutes } from "./fits.ts";
 import { healthRoutes } from "./health.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { sweepRoutes } from "./sweeps.ts";
 import { tokenRoutes } from "./tokens.ts";
 import { trialRoutes } from "./trials.ts";
+import { workerRoutes } from "./workers.ts";
 
 /** Outside /v1, no token. */
-export const publicRoutes: FastifyPluginAsync[] = [healthRoutes, metricsRoutes];
+export const publicRoutes: FastifyPluginAsyncTypebox[] = [healthRoutes, metricsRoutes];
 
 /** Under /v1, bearer token required. */
-export const v1Routes: FastifyPluginAsync[] = [sweepRoutes, trialRoutes, tokenRoutes, curveRoutes];
-
-/** Route files registered under /v1 when present (their default export, or first exported plugin). */
-export const optionalV1Routes = ["./workers.ts", "./fits.ts"];
+export const v1Routes: FastifyPluginAsyncTypebox[] = [
+  sweepRoutes,
+  trialRoutes,
+  workerRoutes,
+  fitRoutes,
+  tokenRoutes,
+  curveRoutes,
+];

@@ -1,4 +1,6 @@
 // /v1/sweeps: submit (JSON, YAML or CSV import), list, read, cancel, retry, extend.
+
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import {
   cancelSweep,
   createSweep,
@@ -10,27 +12,29 @@ import {
 } from "@powersweep/orchestrator";
 import { requestFit } from "@powersweep/queue";
 import { ExtendDocumentSchema, parseExtendDocument, parseSweepDocument, SweepDocumentSchema } from "@powersweep/spec";
-import { Type } from "@sinclair/typebox";
-import type { FastifyPluginAsync } from "fastify";
+import {
+  CancelResultSchema,
+  CreatedSweepSchema,
+  DryRunQuerySchema,
+  ExtendResultSchema,
+  IdParamsSchema,
+  RetryResultSchema,
+  SubmitQuerySchema,
+  SweepDetailSchema,
+  SweepListQuerySchema,
+  SweepListSchema,
+  TrialListQuerySchema,
+  TrialListSchema,
+} from "@powersweep/spec/api";
 import { admitDocument } from "../admission.ts";
 import { requireSweepAccess } from "../auth.ts";
+import { responses } from "../contract.ts";
 import { sweepDeps } from "../deps.ts";
+import { checkExtendLimits, checkSweepLimits } from "../limits.ts";
 import { invalidDocument } from "../problem.ts";
 import { documentedOnly } from "../validator.ts";
+import { wire } from "../wire.ts";
 
-export const SweepIdParams = Type.Object({ id: Type.String({ format: "uuid" }) });
-const DryRunQuery = Type.Object({
-  dryRun: Type.Optional(Type.Boolean({ description: "Expand and count without creating anything." })),
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "Name of a CSV import." })),
-});
-const TrialStatus = Type.Union(
-  ["queued", "running", "succeeded", "failed", "diverged", "cancelled"].map((s) => Type.Literal(s)),
-);
-const SweepStatus = Type.Union(["creating", "queued", "running", "completed", "cancelled"].map((s) => Type.Literal(s)));
-const pageQuery = {
-  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }),
-  offset: Type.Integer({ minimum: 0, default: 0 }),
-};
 const DOC_TYPES = ["application/json", "application/yaml", "text/yaml", "text/csv"];
 
 // The body is validated by parseSweepDocument (the same code the CLI runs offline, with YAML line
@@ -38,7 +42,7 @@ const DOC_TYPES = ["application/json", "application/yaml", "text/yaml", "text/cs
 const SweepBody = documentedOnly(SweepDocumentSchema);
 const ExtendBody = documentedOnly(ExtendDocumentSchema);
 
-export const sweepRoutes: FastifyPluginAsync = async (app) => {
+export const sweepRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const deps = () => sweepDeps(app.deps);
 
   app.post(
@@ -48,12 +52,13 @@ export const sweepRoutes: FastifyPluginAsync = async (app) => {
         summary: "Submit a sweep (lr-grid, power-grid or import); ?dryRun=true only expands it",
         tags: ["sweeps"],
         consumes: DOC_TYPES,
-        querystring: DryRunQuery,
+        querystring: SubmitQuerySchema,
         body: SweepBody,
+        response: responses({ 200: CreatedSweepSchema, 201: CreatedSweepSchema }),
       },
     },
     async (req, reply) => {
-      const q = req.query as { dryRun?: boolean | string; name?: string };
+      const q = req.query;
       const parsed = parseSweepDocument(
         String(req.body ?? ""),
         req.headers["content-type"] ?? "",
@@ -61,7 +66,8 @@ export const sweepRoutes: FastifyPluginAsync = async (app) => {
       );
       if (!parsed.ok) throw invalidDocument(parsed.errors);
       await admitDocument(parsed.value, app.deps.config);
-      const dryRun = q.dryRun === true || q.dryRun === "true";
+      await checkSweepLimits(app, parsed.value);
+      const dryRun = q.dryRun === true;
       const created = await createSweep(deps(), parsed.value, {
         dryRun,
         ...(req.token ? { owner: req.token.name } : {}),
@@ -70,7 +76,7 @@ export const sweepRoutes: FastifyPluginAsync = async (app) => {
       if (!dryRun && created.id && parsed.value.kind === "import" && app.deps.fitQueue) {
         await requestFit(app.deps.fitQueue, created.id, 0);
       }
-      return reply.code(dryRun ? 200 : 201).send(created);
+      return reply.code(dryRun ? 200 : 201).send(wire(CreatedSweepSchema, created));
     },
   );
 
@@ -80,17 +86,11 @@ export const sweepRoutes: FastifyPluginAsync = async (app) => {
       schema: {
         summary: "List sweeps, newest first",
         tags: ["sweeps"],
-        querystring: Type.Object({
-          status: Type.Optional(SweepStatus),
-          tag: Type.Optional(Type.String()),
-          ...pageQuery,
-        }),
+        querystring: SweepListQuerySchema,
+        response: responses({ 200: SweepListSchema }),
       },
     },
-    async (req) => {
-      const q = req.query as { status?: string; tag?: string; limit: number; offset: number };
-      return listSweeps(app.deps.db, q);
-    },
+    async (req) => wire(SweepListSchema, await listSweeps(app.deps.db, req.query)),
   );
 
   app.get(
@@ -99,10 +99,11 @@ export const sweepRoutes: FastifyPluginAsync = async (app) => {
       schema: {
         summary: "A sweep: document, status and trial counts per status",
         tags: ["sweeps"],
-        params: SweepIdParams,
+        params: IdParamsSchema,
+        response: responses({ 200: SweepDetailSchema }),
       },
     },
-    async (req) => getSweep(app.deps.reads ?? app.deps.db, (req.params as { id: string }).id),
+    async (req) => wire(SweepDetailSchema, await getSweep(app.deps.reads ?? app.deps.db, req.params.id)),
   );
 
   app.get(
@@ -111,20 +112,12 @@ export const sweepRoutes: FastifyPluginAsync = async (app) => {
       schema: {
         summary: "Trials of a sweep, filtered by status and axis values",
         tags: ["trials"],
-        params: SweepIdParams,
-        querystring: Type.Object({
-          status: Type.Optional(TrialStatus),
-          model: Type.Optional(Type.String()),
-          tokens: Type.Optional(Type.Number()),
-          batchSize: Type.Optional(Type.Integer()),
-          lr: Type.Optional(Type.Number()),
-          seed: Type.Optional(Type.Integer()),
-          limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
-          offset: Type.Integer({ minimum: 0, default: 0 }),
-        }),
+        params: IdParamsSchema,
+        querystring: TrialListQuerySchema,
+        response: responses({ 200: TrialListSchema }),
       },
     },
-    async (req) => listTrials(app.deps.db, (req.params as { id: string }).id, req.query as object),
+    async (req) => wire(TrialListSchema, await listTrials(app.deps.db, req.params.id, req.query)),
   );
 
   app.post(
@@ -133,23 +126,29 @@ export const sweepRoutes: FastifyPluginAsync = async (app) => {
       schema: {
         summary: "Cancel: queued trials removed, running ones told to stop",
         tags: ["sweeps"],
-        params: SweepIdParams,
+        params: IdParamsSchema,
+        response: responses({ 200: CancelResultSchema }),
       },
     },
     async (req) => {
-      const { id } = req.params as { id: string };
-      await requireSweepAccess(req, id, "act");
-      return cancelSweep(deps(), id);
+      await requireSweepAccess(req, req.params.id, "act");
+      return wire(CancelResultSchema, await cancelSweep(deps(), req.params.id));
     },
   );
 
   app.post(
     "/sweeps/:id/retry",
-    { schema: { summary: "Queue again the trials that crashed", tags: ["sweeps"], params: SweepIdParams } },
+    {
+      schema: {
+        summary: "Queue again the trials that crashed",
+        tags: ["sweeps"],
+        params: IdParamsSchema,
+        response: responses({ 200: RetryResultSchema }),
+      },
+    },
     async (req) => {
-      const { id } = req.params as { id: string };
-      await requireSweepAccess(req, id, "act");
-      return retrySweep(deps(), id);
+      await requireSweepAccess(req, req.params.id, "act");
+      return retrySweep(deps(), req.params.id);
     },
   );
 
@@ -160,19 +159,21 @@ export const sweepRoutes: FastifyPluginAsync = async (app) => {
         summary: "Add axis values; only new trials are created",
         tags: ["sweeps"],
         consumes: DOC_TYPES.filter((t) => t !== "text/csv"),
-        params: SweepIdParams,
-        querystring: Type.Object({ dryRun: Type.Optional(Type.Boolean()) }),
+        params: IdParamsSchema,
+        querystring: DryRunQuerySchema,
         body: ExtendBody,
+        response: responses({ 200: ExtendResultSchema }),
       },
     },
     async (req) => {
       await requireSweepAccess(req, (req.params as { id: string }).id, "act");
       const parsed = parseExtendDocument(String(req.body ?? ""), req.headers["content-type"] ?? "");
       if (!parsed.ok) throw invalidDocument(parsed.errors);
-      const q = req.query as { dryRun?: boolean | string };
-      return extendSweepTrials(deps(), (req.params as { id: string }).id, parsed.value, {
-        dryRun: q.dryRun === true || q.dryRun === "true",
-      });
+      checkExtendLimits(app, parsed.value);
+      return wire(
+        ExtendResultSchema,
+        await extendSweepTrials(deps(), req.params.id, parsed.value, { dryRun: req.query.dryRun === true }),
+      );
     },
   );
 };

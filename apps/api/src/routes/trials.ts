@@ -1,18 +1,21 @@
 // /v1/trials/:id: one trial with its config, result and loss curve.
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { getTrial } from "@powersweep/orchestrator";
-import { Type } from "@sinclair/typebox";
-import type { FastifyPluginAsync } from "fastify";
+import { IdParamsSchema, TrialDetailSchema } from "@powersweep/spec/api";
+import { responses } from "../contract.ts";
+import { wire } from "../wire.ts";
 
-export const trialRoutes: FastifyPluginAsync = async (app) => {
+export const trialRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     "/trials/:id",
     {
       schema: {
         summary: "A trial: config, status, result and loss curve (TrialMetric)",
         tags: ["trials"],
-        params: Type.Object({ id: Type.String({ format: "uuid" }) }),
+        params: IdParamsSchema,
+        response: responses({ 200: TrialDetailSchema }),
       },
     },
-    async (req) => getTrial(app.deps.db, (req.params as { id: string }).id),
+    async (req) => wire(TrialDetailSchema, await getTrial(app.deps.db, req.params.id)),
   );
 };

@@ -15,10 +15,10 @@ import { formatFit } from "../fit-format.ts";
 export async function fit(g: ClientOptions, id: string, o: { csv?: boolean; json?: boolean }) {
   const client = new ApiClient(g);
   if (o.csv) {
-    process.stdout.write(await client.getText(`/v1/sweeps/${encodeURIComponent(id)}/fit?format=csv`));
+    process.stdout.write(await client.getFitCsv(id));
     return;
   }
-  const result = await client.get<SweepFit & { createdAt: string }>(`/v1/sweeps/${encodeURIComponent(id)}/fit`);
+  const result = await client.getFit(id);
   if (o.json) return console.log(JSON.stringify(result));
   console.log(`fit of sweep ${id} (${result.counts.used} results; fitted ${result.createdAt})\n`);
   console.log(formatFit(result));
@@ -56,14 +56,13 @@ export async function predict(g: ClientOptions, o: PredictFlags) {
     const schedule = powerSchedulerConfig(law, { batchSize, etaMax, tokens, warmupTokens, decayFraction: 0.1 });
     out = { ...p, law, schedule, source: "given a and b" };
   } else if (o.sweep) {
-    const q = new URLSearchParams({
-      tokens: String(tokens),
-      batchSize: String(batchSize),
+    out = (await new ApiClient(g).predict({
+      tokens,
+      batchSize,
       sweep: o.sweep,
-      etaMax: String(etaMax),
-      warmupTokens: String(warmupTokens ?? defaultWarmupTokens(tokens)),
-    });
-    out = await new ApiClient(g).get(`/v1/predict?${q}`);
+      etaMax,
+      warmupTokens: warmupTokens ?? defaultWarmupTokens(tokens),
+    })) as PredictOutput;
   } else {
     throw new CliError("give --sweep <id> or --a <a> --b <b>", EXIT_USAGE);
   }

@@ -8,6 +8,7 @@ import {
   parseSweepDocument,
   type SweepDocument,
 } from "@powersweep/spec";
+import { TERMINAL_SWEEP_STATUSES, type TrialStatus } from "@powersweep/spec/api";
 import { expandSweep, importedTrials, sweepSize } from "@powersweep/sweep";
 import { ApiClient, type ClientOptions } from "../client.ts";
 import { CliError, EXIT_SERVER, EXIT_USAGE } from "../errors.ts";
@@ -57,7 +58,7 @@ export async function submit(
   const { text, contentType, value } = readSweepFile(file);
   if (o.dryRun) return dryRun(value, o);
   const client = new ApiClient(g);
-  const res = await client.post<Record<string, unknown>>("/v1/sweeps", text, contentType);
+  const res = await client.submitSweep(text, contentType);
   if (o.json) return console.log(JSON.stringify(res));
   console.log(`sweep ${res.id} created: ${res.trialCount} trials queued`);
   console.log(`follow it with: powersweep watch ${res.id}`);
@@ -114,13 +115,13 @@ function trialRow(t: Record<string, unknown>): Record<string, string> {
 export async function status(g: ClientOptions, id: string | undefined, o: JsonFlag) {
   const client = new ApiClient(g);
   if (id) {
-    const s = await client.get<SweepSummary>(`/v1/sweeps/${encodeURIComponent(id)}`);
+    const s = await client.getSweep(id);
     if (o.json) return console.log(JSON.stringify(s));
     console.log(`${s.name} (${s.id})  ${s.kind}  ${s.status}`);
     console.log(progressLine(s));
     return;
   }
-  const list = await client.get<{ items: SweepSummary[] }>("/v1/sweeps?limit=50");
+  const list = await client.listSweeps({ limit: 50 });
   if (o.json) return console.log(JSON.stringify(list));
   if (!list.items.length) return console.log("no sweeps yet: submit one with `powersweep submit sweep.yaml`");
   console.log(
@@ -137,7 +138,7 @@ export async function status(g: ClientOptions, id: string | undefined, o: JsonFl
   );
 }
 
-const FINISHED = new Set(["completed", "cancelled"]);
+const FINISHED = new Set<string>(TERMINAL_SWEEP_STATUSES);
 
 export async function watch(g: ClientOptions, id: string, o: JsonFlag & { interval: string }) {
   const client = new ApiClient(g);
@@ -146,7 +147,7 @@ export async function watch(g: ClientOptions, id: string, o: JsonFlag & { interv
   let last = "";
   const eta = createEta();
   for (;;) {
-    const s = await client.get<SweepSummary>(`/v1/sweeps/${encodeURIComponent(id)}`);
+    const s = await client.getSweep(id);
     if (o.json)
       console.log(JSON.stringify({ id: s.id, status: s.status, counts: s.counts, at: new Date().toISOString() }));
     else {
@@ -178,11 +179,11 @@ export async function trials(
     throw new CliError(`--limit must be a whole number ≥ 1, got "${o.limit}"`, EXIT_USAGE);
   if (!Number.isInteger(offset) || offset < 0)
     throw new CliError(`--offset must be a whole number ≥ 0, got "${o.offset}"`, EXIT_USAGE);
-  const q = new URLSearchParams({ limit: String(limit), offset: String(offset) });
-  if (o.status) q.set("status", o.status);
-  const res = await client.get<{ items: Array<Record<string, unknown>>; total?: number }>(
-    `/v1/sweeps/${encodeURIComponent(id)}/trials?${q}`,
-  );
+  const res = await client.listTrials(id, {
+    limit,
+    offset,
+    ...(o.status ? { status: o.status as TrialStatus } : {}),
+  });
   if (o.json) return console.log(JSON.stringify(res));
   if (!res.items.length) return console.log(offset ? `no trials past ${offset}` : "no trials match");
   console.log(renderTable(res.items.map(trialRow)));
@@ -192,7 +193,8 @@ export async function trials(
 }
 
 export async function action(g: ClientOptions, id: string, verb: "cancel" | "retry", o: JsonFlag) {
-  const res = await new ApiClient(g).post<Record<string, unknown>>(`/v1/sweeps/${encodeURIComponent(id)}/${verb}`);
+  const client = new ApiClient(g);
+  const res = verb === "cancel" ? await client.cancelSweep(id) : await client.retrySweep(id);
   if (o.json) return console.log(JSON.stringify(res));
   console.log(actionLine(id, verb, res));
 }
@@ -209,11 +211,7 @@ export function actionLine(id: string, verb: "cancel" | "retry", res: Record<str
 
 export async function extend(g: ClientOptions, id: string, file: string, o: JsonFlag & { dryRun?: boolean }) {
   const { text, contentType } = readDocumentFile(file, parseExtendDocument, "extension document");
-  const res = await new ApiClient(g).post<Record<string, unknown>>(
-    `/v1/sweeps/${encodeURIComponent(id)}/extend${o.dryRun ? "?dryRun=true" : ""}`,
-    text,
-    contentType,
-  );
+  const res = await new ApiClient(g).extendSweep(id, text, contentType, o.dryRun ? { dryRun: true } : {});
   if (o.json) return console.log(JSON.stringify(res));
-  console.log(`${o.dryRun ? "dry run: would add" : "added"} ${res.added ?? res.trialCount ?? 0} new trials`);
+  console.log(`${o.dryRun ? "dry run: would add" : "added"} ${res.added} new trials`);
 }

@@ -1,0 +1,17 @@
+// Bounds every number and string a client sends must respect, so that what the API accepts the
+// store can hold: integers fit a Postgres `int`, text has no NUL (Postgres text refuses it) and no
+// lone UTF-16 surrogate (it has no UTF-8 encoding).
+import { type StringOptions, Type } from "@sinclair/typebox";
+
+/** Largest integer a Postgres `int` column holds (batchSize, seed, dModel, attempts, offsets). */
+export const MAX_INT32 = 2_147_483_647;
+
+/** Text without NUL and without lone surrogates (valid pairs are fine). */
+export const SAFE_TEXT_PATTERN = "^(?:[^\\u0000\\uD800-\\uDFFF]|[\\uD800-\\uDBFF][\\uDC00-\\uDFFF])*$";
+
+/** A string schema for names, tags and model names. */
+export const SafeText = (opts: StringOptions = {}) => Type.String({ ...opts, pattern: SAFE_TEXT_PATTERN });
+
+/** An integer schema bounded to a Postgres `int`. */
+export const Int32 = (opts: { minimum?: number; description?: string } = {}) =>
+  Type.Integer({ minimum: opts.minimum ?? 0, maximum: MAX_INT32, ...opts });
