@@ -16,6 +16,7 @@ import {
   sweepSize,
 } from "@powersweep/sweep";
 import type { Redis } from "ioredis";
+import { trialCurve } from "./curves.ts";
 import { canCopy, queryRows, type SqlClient } from "./sql.ts";
 
 export interface SweepDeps {
@@ -693,7 +694,9 @@ export async function getTrial(db: Db, id: string) {
     orderBy: { step: "asc" },
     select: { attempt: true, step: true, tokens: true, lr: true, trainLoss: true, evalLoss: true },
   });
-  return { ...t, metrics };
+  // The dense curve (docs/curves.md) of the recorded attempt, null while none is stored.
+  const curve = await trialCurve(db, id, t.resultAttempt ?? null);
+  return { ...t, metrics, curve: curve?.curve ?? null, curveAttempt: curve?.attempt ?? null };
 }
 
 /** Removes the jobs of these trial ids (a job that is active or already gone is left). */
