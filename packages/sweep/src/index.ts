@@ -1,1 +1,2 @@
+export * from "./clamp.ts";
 export * from "./expand.ts";
