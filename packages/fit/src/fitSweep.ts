@@ -184,6 +184,7 @@ export function fitSweep(rows: FitRow[], options: FitSweepOptions = {}): SweepFi
   const batchSizeLaw = fitBatchSizeLaw(etaOpt, { includeEdge: opts.includeEdge, seed: opts.seed });
   warnings.push(...batchSizeLaw.notes);
   const powerSweep = powerRows.length > 0 ? powerSweepSurface(powerRows) : null;
+  if (powerSweep) warnings.push(...powerSweep.warnings);
 
   return jsonSafe({
     options: opts,

@@ -6,6 +6,7 @@ import { copyText, type Db } from "@powersweep/db";
 import { type CancelMessage, cancelChannel, enqueueTrials, type TrialQueue } from "@powersweep/queue";
 import type { ExtendDocument, GridSweep, SweepDocument } from "@powersweep/spec";
 import {
+  checkPowerGrid,
   type ExpandedTrial,
   expandSweep,
   expandSweepInChunks,
@@ -228,6 +229,8 @@ export interface CreatedSweep {
   dryRun: boolean;
   /** The first trials (dry run only). */
   trials?: Array<ExpandedTrial | ImportedTrial>;
+  /** What the document measures badly (power-grids clamped at η_max: packages/sweep checkPowerGrid). */
+  warnings: string[];
 }
 
 function preview(doc: SweepDocument) {
@@ -279,7 +282,12 @@ export async function createSweep(
   { dryRun = false, owner }: { dryRun?: boolean; owner?: string } = {},
 ): Promise<CreatedSweep> {
   const size = checkSize(doc, deps.maxTrialsPerSweep);
-  const base = { name: doc.name, kind: doc.kind, size };
+  const base = {
+    name: doc.name,
+    kind: doc.kind,
+    size,
+    warnings: doc.kind === "import" ? [] : checkPowerGrid(doc).warnings,
+  };
   if (dryRun) {
     const trialCount = doc.kind === "import" ? importedTrials(doc).length : await countUnique(doc);
     return {

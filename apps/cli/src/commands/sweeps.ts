@@ -50,6 +50,7 @@ export async function submit(g: ClientOptions, file: string, o: JsonFlag & { dry
     contentType,
   );
   if (o.json) return console.log(JSON.stringify(res));
+  for (const w of (res.warnings ?? []) as string[]) console.error(`warning: ${w}`);
   if (o.dryRun) {
     console.log(`dry run: ${res.trialCount} trials would be created (nothing was written)`);
     const first = (res.trials ?? res.firstTrials ?? []) as Array<Record<string, unknown>>;
