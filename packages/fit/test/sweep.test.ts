@@ -140,7 +140,15 @@ describe("powerSweepSurface (Table 3)", () => {
       for (const powerA of [3, 4, 5])
         for (const powerB of [-0.6, -0.51, -0.4])
           for (const seed of seeds)
-            rows.push({ model: "d32", tokens, batchSize: 8, powerA, powerB, seed, testLoss: loss(powerA, powerB, seed) });
+            rows.push({
+              model: "d32",
+              tokens,
+              batchSize: 8,
+              powerA,
+              powerB,
+              seed,
+              testLoss: loss(powerA, powerB, seed),
+            });
     return rows;
   };
 
@@ -156,16 +164,16 @@ describe("powerSweepSurface (Table 3)", () => {
 
   it("differences inside the seed noise are reported as not distinguishable; real ones are not", () => {
     const rand = mulberry32(3);
-    const noisy = powerSweepSurface(grid((a, b) => 2.5 + 0.001 * (a - 4) + 0.05 * normal(rand)));
+    const noisy = powerSweepSurface(grid((a) => 2.5 + 0.001 * (a - 4) + 0.05 * normal(rand)));
     expect(noisy.noiseSd).toBeGreaterThan(0.02);
     expect(noisy.indistinguishable).toBe(true);
     expect(noisy.warnings.join()).toMatch(/not distinguishable/);
-    const real = powerSweepSurface(grid((a, b) => 2.5 + 10 * (b + 0.51) ** 2 + 0.01 * normal(rand)));
+    const real = powerSweepSurface(grid((_a, b) => 2.5 + 10 * (b + 0.51) ** 2 + 0.01 * normal(rand)));
     expect(real.indistinguishable).toBe(false);
     expect(real.best?.powerB).toBe(-0.51);
     expect(real.warnings).toEqual([]);
     // one seed per cell: the best is reported with a warning that the noise is unknown
-    const one = powerSweepSurface(grid((a, b) => 2.5 + 10 * (b + 0.51) ** 2, [0]));
+    const one = powerSweepSurface(grid((_a, b) => 2.5 + 10 * (b + 0.51) ** 2, [0]));
     expect(one.noiseSd).toBeNull();
     expect(one.warnings.join()).toMatch(/one seed per \(a, b\)/);
   });
