@@ -8,7 +8,7 @@ export async function run(): Promise<Record<string, unknown>> {
   const missing = torchMissing();
   if (missing) return { skipped: `PyTorch reference not available: ${missing}` };
   const r = await runAgreement(
-    { tokens: 200_000, log2Lrs: [-9, -8, -7, -6, -5], seeds: [0, 1], evalTokens: 16_384, torchThreads: 2 },
+    { tokens: 200_000, log2Lrs: [-9, -8, -7, -6, -5], seeds: [0, 1], evalTokens: 16_384, torchThreads: 1 },
     (line) => console.log(line),
   );
   return { thresholds: AGREEMENT, ...r };

@@ -6,7 +6,9 @@
 import { spawnSync } from "node:child_process";
 import { estimateEtaOpt } from "@powersweep/fit";
 import { TRAINING_DEFAULTS, type TrialConfig } from "@powersweep/spec";
-import { createExecTrainer, createTfjsTrainer, referenceTorchCommand, type Trainer } from "@powersweep/trainer";
+import type { Trainer } from "@powersweep/trainer";
+import { createExecTrainer, referenceTorchCommand } from "../../packages/trainer/src/exec.ts";
+import { createTfjsTrainer } from "../../packages/trainer/src/tfjs.ts";
 
 export const AGREEMENT = { log2Eta: 1, lossNats: 0.05 };
 
@@ -102,17 +104,20 @@ async function runGrid(trainer: Trainer, setup: AgreementSetup, log?: (s: string
 }
 
 export async function runAgreement(setup: AgreementSetup, log?: (s: string) => void): Promise<AgreementResult> {
-  const tfjs = await runGrid(createTfjsTrainer({ gradientWorker: false }), setup, log);
-  const torch = await runGrid(
-    createExecTrainer({
-      name: "torch",
-      command: referenceTorchCommand(),
-      env: { POWERSWEEP_TORCH_THREADS: String(setup.torchThreads ?? 1) },
-      log: () => {},
-    }),
-    setup,
-    log,
-  );
+  // Both grids at once: each trainer is single-threaded here, so two cores run them side by side.
+  const [tfjs, torch] = await Promise.all([
+    runGrid(createTfjsTrainer({ gradientWorker: false }), setup, log),
+    runGrid(
+      createExecTrainer({
+        name: "torch",
+        command: referenceTorchCommand(),
+        env: { POWERSWEEP_TORCH_THREADS: String(setup.torchThreads ?? 1) },
+        log: () => {},
+      }),
+      setup,
+      log,
+    ),
+  ]);
   const log2EtaOptDiff = Math.abs(tfjs.log2EtaOpt - torch.log2EtaOpt);
   const lossAtOptDiff = Math.abs(tfjs.lossAtOpt - torch.lossAtOpt);
   const diffs = tfjs.meanLoss

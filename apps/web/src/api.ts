@@ -201,8 +201,40 @@ export interface MetricPoint {
   evalLoss: number | null;
 }
 
+/** The dense curve of the trial's recorded attempt (docs/curves.md), columnar as stored. */
+export interface CurveView {
+  train: { step: number; tokens: number; lr: number | null; trainLoss: number | null }[];
+  eval: { step: number; tokens: number; loss: number | null }[];
+}
+
 export interface TrialDetail extends TrialRow {
   metrics: MetricPoint[];
+  curve: CurveView | null;
+}
+
+function readCurve(v: unknown): CurveView | null {
+  const o = obj(v);
+  const steps = arr(o.step);
+  if (steps.length === 0) return null;
+  const tokens = arr(o.tokens);
+  const lr = arr(o.lr);
+  const loss = arr(o.trainLoss);
+  const e = obj(o.eval);
+  const eTokens = arr(e.tokens);
+  const eLoss = arr(e.loss);
+  return {
+    train: steps
+      .map((s, i) => ({
+        step: num(s) ?? Number.NaN,
+        tokens: num(tokens[i]) ?? Number.NaN,
+        lr: num(lr[i]),
+        trainLoss: num(loss[i]),
+      }))
+      .filter((p) => Number.isFinite(p.tokens)),
+    eval: arr(e.step)
+      .map((s, i) => ({ step: num(s) ?? Number.NaN, tokens: num(eTokens[i]) ?? Number.NaN, loss: num(eLoss[i]) }))
+      .filter((p) => Number.isFinite(p.tokens)),
+  };
 }
 
 export async function getTrial(id: string): Promise<TrialDetail> {
@@ -221,7 +253,7 @@ export async function getTrial(id: string): Promise<TrialDetail> {
       evalLoss: num(p.evalLoss),
     }))
     .filter((m) => Number.isFinite(m.tokens));
-  return { ...readTrial(o), metrics };
+  return { ...readTrial(o), metrics, curve: readCurve(o.curve) };
 }
 
 // ---------- fit (packages/fit SweepFit, read tolerantly) ----------

@@ -68,7 +68,7 @@ export function powerSurfaceChart(panels: PowerSurfacePanel[], opts: PowerSurfac
   const hi = Math.max(...losses);
   const norm = (l: number) => (hi > lo ? (l - lo) / (hi - lo) : 0);
   const top = 34;
-  const bottom = 44; // a-axis labels and the colour legend
+  const bottom = 58; // a-axis labels and the colour legend
   const left = 52;
   const gap = 14;
   const panelW = (width - left - gap * (panels.length - 1) - 8) / panels.length;
@@ -160,7 +160,7 @@ export function powerSurfaceChart(panels: PowerSurfacePanel[], opts: PowerSurfac
   // colour legend: low → high loss
   const lw = Math.min(200, width / 3);
   const lx = width - lw - 44;
-  const ly = height - 12;
+  const ly = height - 4;
   let legend = "";
   for (let i = 0; i < 20; i++)
     legend += el("rect", {
