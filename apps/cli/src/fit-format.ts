@@ -98,7 +98,7 @@ export function formatFit(fit: SweepFit): string {
     const p = fit.powerSweep;
     parts.push(
       "",
-      `power sweep: best a = ${p.best!.powerA}, b = ${p.best!.powerB}; loss spread along a ${fixed(p.spreadAlongA)} vs along b ${fixed(p.spreadAlongB)} nats (flatter: ${p.flatter ?? "–"})`,
+      `power sweep: ${p.indistinguishable ? "lowest loss (NOT distinguishable from the others: see warnings)" : "best"} a = ${p.best!.powerA}, b = ${p.best!.powerB}; loss spread along a ${fixed(p.spreadAlongA)} vs along b ${fixed(p.spreadAlongB)} nats (flatter: ${p.flatter ?? "–"})`,
     );
   }
   if (fit.warnings.length) parts.push("", "warnings:", ...fit.warnings.map((w) => `  ! ${w}`));

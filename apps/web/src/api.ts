@@ -9,6 +9,7 @@ import type {
   PowerLaw,
   StatusCounts,
   SweepFit,
+  TrialCurve,
   TrialMetric,
   TrialSummary,
   WorkerView,
@@ -71,16 +72,44 @@ export async function listTrials(sweepId: string, maxPages = 50): Promise<TrialR
 
 export type MetricPoint = Pick<TrialMetric, "step" | "tokens" | "lr" | "trainLoss" | "evalLoss">;
 
+/** The dense curve of the trial's recorded attempt (docs/trial-curves.md), columnar as stored. */
+export interface CurveView {
+  train: { step: number; tokens: number; lr: number | null; trainLoss: number | null }[];
+  eval: { step: number; tokens: number; loss: number | null }[];
+}
+
 export interface TrialDetail extends TrialRow {
   metrics: MetricPoint[];
+  curve: CurveView | null;
+}
+
+function curveView(c: TrialCurve | null): CurveView | null {
+  if (!c || c.step.length === 0) return null;
+  return {
+    train: c.step.map((step, i) => ({
+      step,
+      tokens: c.tokens[i]!,
+      lr: c.lr[i] ?? null,
+      trainLoss: c.trainLoss[i] ?? null,
+    })),
+    eval: c.eval.step.map((step, i) => ({ step, tokens: c.eval.tokens[i]!, loss: c.eval.loss[i] ?? null })),
+  };
 }
 
 export async function getTrial(id: string): Promise<TrialDetail> {
-  const { config: _config, resultAttempt, metrics, ...row } = await client.getTrial(id);
+  const {
+    config: _config,
+    resultAttempt,
+    metrics,
+    curve,
+    curveAttempt: _curveAttempt,
+    ...row
+  } = await client.getTrial(id);
   // A retried trial keeps every attempt's curve: show the recorded attempt (or the latest one).
   const attempt = resultAttempt ?? (metrics.length ? Math.max(...metrics.map((m) => m.attempt)) : null);
   return {
     ...row,
+    curve: curveView(curve),
     metrics: metrics
       .filter((p) => attempt == null || p.attempt === attempt)
       .map(({ step, tokens, lr, trainLoss, evalLoss }) => ({ step, tokens, lr, trainLoss, evalLoss })),

@@ -1,6 +1,13 @@
 // Page renderers: data from api.ts in, HTML strings out (charts from @powersweep/plots).
 
-import { batchSizeChart, gammaVsTokensChart, lossCurveChart, lossVsLrChart, lrCurveChart } from "@powersweep/plots";
+import {
+  batchSizeChart,
+  gammaVsTokensChart,
+  lossCurveChart,
+  lossVsLrChart,
+  lrCurveChart,
+  powerSurfaceChart,
+} from "@powersweep/plots";
 import type { Counts, EtaOptRow, FitView, SweepDetail, SweepSummary, TrialDetail, TrialRow, WorkerRow } from "./api.ts";
 import { curveModelSection } from "./curves.ts";
 
@@ -130,8 +137,39 @@ function findOpt(fit: FitView | null, model: string | null, tokens: number, batc
   );
 }
 
+/** A power-grid sweep (Power scheduler a × b): its trials carry powerA/powerB instead of an lr. */
+export const isPowerGrid = (d: { sweep: SweepDetail; trials: TrialRow[] }): boolean =>
+  d.sweep.kind === "power-grid" || d.trials.some((t) => t.powerA != null && t.powerB != null);
+
+/** Seed-mean test loss of the succeeded trials per (a, b), one panel per T, at one β. */
+function powerSurfacePanels(rows: TrialRow[], batchSize: number | null, tokens: number[]) {
+  return tokens.map((T) => {
+    const cells = new Map<string, { powerA: number; powerB: number; losses: number[] }>();
+    for (const t of rows) {
+      if (t.tokens !== T || t.batchSize !== batchSize || t.powerA == null || t.powerB == null) continue;
+      const k = `${t.powerA}/${t.powerB}`;
+      const c = cells.get(k) ?? { powerA: t.powerA, powerB: t.powerB, losses: [] };
+      if (t.status === "succeeded" && t.testLoss != null) c.losses.push(t.testLoss);
+      cells.set(k, c);
+    }
+    return {
+      label: `T=${fmtTokens(T)}`,
+      cells: [...cells.values()].map((c) => {
+        const loss = c.losses.length ? c.losses.reduce((a, b) => a + b, 0) / c.losses.length : null;
+        return {
+          powerA: c.powerA,
+          powerB: c.powerB,
+          loss,
+          tip: `a=${c.powerA}, b=${c.powerB}, T=${fmtTokens(T)}, β=${batchSize}: ${loss == null ? "no finished trial" : `loss ${fmtNum(loss)} (${c.losses.length} seed${c.losses.length === 1 ? "" : "s"})`}`,
+        };
+      }),
+    };
+  });
+}
+
 export function sweepPage(d: SweepPageData, sel: SweepSelection, chartWidth: number): string {
   const { sweep, trials, fit } = d;
+  const power = isPowerGrid(d);
   const models = uniq(trials.map((t) => t.model));
   const mine = trials.filter((t) => t.model === sel.model);
   const allB = sortNum(uniq(mine.map((t) => t.batchSize).filter((v): v is number => v != null)));
@@ -139,6 +177,14 @@ export function sweepPage(d: SweepPageData, sel: SweepSelection, chartWidth: num
   const w = Math.max(360, Math.min(640, chartWidth));
   const h = Math.round(w * 0.56);
 
+  // Power grids: test loss over a × b per T at the selected β (Table 3 of 2408.13359).
+  const surface = power
+    ? `<section class="card wide-card" id="surface">${powerSurfaceChart(powerSurfacePanels(mine, sel.batchSize, allT), {
+        width: Math.max(w, Math.min(2 * w, 300 * Math.max(1, allT.length))),
+        height: h,
+        title: `Test loss over (a, b) per T (β=${sel.batchSize ?? "–"}, ${sel.model ?? ""})`,
+      })}</section>`
+    : "";
   // Fig. 2: test loss vs η, one series per T, at the selected β.
   const fig2 = lossVsLrChart(
     allT.map((T) => {
@@ -204,45 +250,78 @@ export function sweepPage(d: SweepPageData, sel: SweepSelection, chartWidth: num
       : "";
 
   const curve = d.trial
-    ? `<div class="two">${lossCurveChart([{ label: d.trial.id.slice(0, 8), points: d.trial.metrics }], {
-        width: Math.round(w * 0.98),
-        height: Math.round(h * 0.8),
-        title: `Loss curve: ${d.trial.model} T=${fmtTokens(d.trial.tokens)} β=${d.trial.batchSize ?? "–"} η=${fmtLr(d.trial.lr)}`,
-      })}${lrCurveChart(
-        [
-          {
-            label: "lr",
-            points: d.trial.metrics.filter((m) => m.lr != null).map((m) => ({ tokens: m.tokens, lr: m.lr as number })),
-          },
-        ],
-        {
-          width: Math.round(w * 0.98),
-          height: Math.round(h * 0.8),
-          title: "Learning-rate schedule",
-        },
-      )}</div>`
+    ? trialCurves(d.trial, w, h)
     : `<p class="muted">Click a trial in the table to see its loss curve.</p>`;
+
+  const controls = power
+    ? `${select("model", "model", models, sel.model, (v: string) => v)}
+    ${select("batchSize", "β", allB, sel.batchSize, (v: number) => String(v))}`
+    : `${select("model", "model", models, sel.model, (v: string) => v)}
+    ${select("batchSize", "β for Fig. 2", allB, sel.batchSize, (v: number) => String(v))}
+    ${select("tokens", "T for Fig. 3", allT, sel.tokens, (v: number) => fmtTokens(v))}`;
+  const figures = power
+    ? `${surface}`
+    : `<section class="card" id="fig2">${fig2}</section>
+    <section class="card" id="fig3">${fig3}</section>
+    <section class="card" id="fig4">${fig4}</section>
+    <section class="card" id="etaopt"><h2>η_opt per (model, T, β)</h2>${etaOptTable(fit)}</section>
+    ${bOpt}`;
 
   return `
   <div class="head"><h1>${esc(sweep.name)}</h1><span class="status ${esc(sweep.status)}">${esc(sweep.status)}</span>
     <span class="muted">${esc(sweep.kind)} · ${sweep.trialCount} trials</span></div>
   ${progressBar(sweep.counts, sweep.trialCount)}
   <div class="controls">
-    ${select("model", "model", models, sel.model, (v: string) => v)}
-    ${select("batchSize", "β for Fig. 2", allB, sel.batchSize, (v: number) => String(v))}
-    ${select("tokens", "T for Fig. 3", allT, sel.tokens, (v: number) => fmtTokens(v))}
+    ${controls}
   </div>
   ${fit?.warnings.length ? `<div class="warn">${fit.warnings.map(esc).join("<br>")}</div>` : ""}
   <div class="grid">
-    <section class="card" id="fig2">${fig2}</section>
-    <section class="card" id="fig3">${fig3}</section>
-    <section class="card" id="fig4">${fig4}</section>
-    <section class="card" id="etaopt"><h2>η_opt per (model, T, β)</h2>${etaOptTable(fit)}</section>
-    ${bOpt}
+    ${figures}
   </div>
   <section class="card" id="curve"><h2>Trial curves</h2>${curve}</section>
   ${curveModelSection(sweep.id, d.trial?.id ?? null)}
-  <section class="card"><h2>Trials</h2>${trialTable(mine, sel.trialId)}</section>`;
+  <section class="card"><h2>Trials</h2>${trialTable(mine, sel.trialId, power)}</section>`;
+}
+
+/** Loss and lr against tokens for one trial: its dense curve (docs/trial-curves.md) when stored, else the progress metrics. */
+export function trialCurves(trial: TrialDetail, w: number, h: number): string {
+  const c = trial.curve;
+  const loss = c
+    ? [
+        ...c.train.map((p) => ({ tokens: p.tokens, trainLoss: p.trainLoss, evalLoss: null })),
+        ...c.eval.map((p) => ({ tokens: p.tokens, trainLoss: null, evalLoss: p.loss })),
+      ]
+    : trial.metrics;
+  const lr = c
+    ? c.train.filter((p) => p.lr != null).map((p) => ({ tokens: p.tokens, lr: p.lr as number }))
+    : trial.metrics.filter((m) => m.lr != null).map((m) => ({ tokens: m.tokens, lr: m.lr as number }));
+  const what =
+    trial.lr != null
+      ? `η=${fmtLr(trial.lr)}`
+      : trial.powerA != null
+        ? `a=${fmtNum(trial.powerA)} b=${fmtNum(trial.powerB)}`
+        : "";
+  const points = c ? c.train.length : trial.metrics.length;
+  return `<div class="two" data-curve-points="${points}" data-eval-points="${c ? c.eval.length : trial.metrics.filter((m) => m.evalLoss != null).length}">${lossCurveChart(
+    [{ label: trial.id.slice(0, 8), points: loss }],
+    {
+      width: Math.round(w * 0.98),
+      height: Math.round(h * 0.8),
+      title: `Loss curve: ${trial.model} T=${fmtTokens(trial.tokens)} β=${trial.batchSize ?? "–"} ${what} (${points} points)`,
+    },
+  )}${lrCurveChart(
+    [
+      {
+        label: "lr",
+        points: lr,
+      },
+    ],
+    {
+      width: Math.round(w * 0.98),
+      height: Math.round(h * 0.8),
+      title: "Learning-rate schedule",
+    },
+  )}</div>`;
 }
 
 export function etaOptTable(fit: FitView | null): string {
@@ -261,19 +340,29 @@ export function etaOptTable(fit: FitView | null): string {
   return `<div class="scroll" tabindex="0" role="region" aria-label="η_opt per (model, T, β)"><table class="table compact"><thead><tr><th>model</th><th>T</th><th>β</th><th>η_opt</th><th>CI</th><th>γ</th><th>grid edge</th></tr></thead><tbody>${rows}</tbody></table></div>`;
 }
 
-function trialTable(rows: TrialRow[], selected: string | null): string {
+function trialTable(rows: TrialRow[], selected: string | null, power = false): string {
   const sorted = [...rows].sort(
-    (a, b) => (a.tokens ?? 0) - (b.tokens ?? 0) || (a.batchSize ?? 0) - (b.batchSize ?? 0) || (a.lr ?? 0) - (b.lr ?? 0),
+    (a, b) =>
+      (a.tokens ?? 0) - (b.tokens ?? 0) ||
+      (a.batchSize ?? 0) - (b.batchSize ?? 0) ||
+      (a.lr ?? 0) - (b.lr ?? 0) ||
+      (a.powerA ?? 0) - (b.powerA ?? 0) ||
+      (a.powerB ?? 0) - (b.powerB ?? 0) ||
+      (a.seed ?? 0) - (b.seed ?? 0),
   );
+  const knobs = (t: TrialRow) =>
+    power
+      ? `<td class="power-a">${fmtNum(t.powerA)}</td><td class="power-b">${fmtNum(t.powerB)}</td>`
+      : `<td>${fmtLr(t.lr)}</td>`;
   const body = sorted
     .map(
       (
         t,
       ) => `<tr class="trial-row${t.id === selected ? " selected" : ""}" data-trial="${esc(t.id)}"><td>${fmtTokens(t.tokens)}</td><td>${t.batchSize ?? "–"}</td>
-      <td>${fmtLr(t.lr)}</td><td><span class="status ${esc(t.status)}">${esc(t.status)}</span></td><td>${fmtNum(t.testLoss)}</td><td>${fmtNum(t.testPerplexity)}</td></tr>`,
+      ${knobs(t)}<td><span class="status ${esc(t.status)}">${esc(t.status)}</span></td><td>${fmtNum(t.testLoss)}</td><td>${fmtNum(t.testPerplexity)}</td></tr>`,
     )
     .join("");
-  return `<div class="scroll tall" tabindex="0" role="region" aria-label="Trials"><table class="table compact clickable"><thead><tr><th>T</th><th>β</th><th>η</th><th>status</th><th>test loss</th><th>ppl</th></tr></thead><tbody>${body}</tbody></table></div>`;
+  return `<div class="scroll tall" tabindex="0" role="region" aria-label="Trials"><table class="table compact clickable"><thead><tr><th>T</th><th>β</th>${power ? "<th>a</th><th>b</th>" : "<th>η</th>"}<th>status</th><th>test loss</th><th>ppl</th></tr></thead><tbody>${body}</tbody></table></div>`;
 }
 
 export function fleetPage(workers: WorkerRow[], now = Date.now()): string {

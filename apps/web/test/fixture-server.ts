@@ -12,7 +12,8 @@ export interface FixtureTrial {
   model: string;
   tokens: number;
   batchSize: number;
-  lr: number;
+  /** null on power-grid trials (they have powerA/powerB). */
+  lr: number | null;
   powerA: number | null;
   powerB: number | null;
   seed: number;
@@ -35,6 +36,8 @@ export interface Fixture {
   trials: FixtureTrial[];
   fit: unknown;
   workers: unknown[];
+  /** Dense curves (docs/trial-curves.md) served on the trial detail as `curve`, by trial id. */
+  curves?: Record<string, unknown>;
 }
 
 export const TOKENS = [2e9, 8e9, 3.2e10, 1.28e11];
@@ -88,8 +91,9 @@ export function syntheticMetrics(t: FixtureTrial, steps = 60) {
   return Array.from({ length: steps }, (_, s) => {
     const tokens = ((s + 1) / steps) * total;
     const frac = (s + 1) / steps;
-    const lr = frac < 0.05 ? (t.lr * frac) / 0.05 : frac > 0.9 ? (t.lr * (1 - frac)) / 0.1 : t.lr;
-    const trainLoss = (t.testLoss ?? 4) + 3 / Math.sqrt(s + 1) + 0.02 * (hash01(s, t.lr) - 0.5);
+    const peak = t.lr ?? 0.01;
+    const lr = frac < 0.05 ? (peak * frac) / 0.05 : frac > 0.9 ? (peak * (1 - frac)) / 0.1 : peak;
+    const trainLoss = (t.testLoss ?? 4) + 3 / Math.sqrt(s + 1) + 0.02 * (hash01(s, peak) - 0.5);
     return { step: s + 1, tokens, lr, trainLoss, evalLoss: (s + 1) % 10 === 0 ? trainLoss + 0.03 : null };
   });
 }
@@ -146,7 +150,7 @@ export async function startFixtureServer(
           ...syntheticMetrics(t, 25).map((m) => ({ ...m, attempt: 1, trainLoss: m.trainLoss + 1 })),
           ...syntheticMetrics(t).map((m) => ({ ...m, attempt: 2 })),
         ];
-        return send(200, { ...t, sweepId: sweep.id, resultAttempt: 2, metrics });
+        return send(200, { ...t, sweepId: sweep.id, resultAttempt: 2, metrics, curve: fixture.curves?.[t.id] ?? null });
       }
       if (p[1] === "workers") return send(200, { workers: fixture.workers }); // apps/api's shape
       return send(404, { title: "Not Found", status: 404 });

@@ -39,6 +39,7 @@ import {
   createTrialWriter,
   heartbeat,
   type MetricPoint,
+  recordCurve,
   recordMetrics,
   registerWorker,
   releaseTrial,
@@ -357,6 +358,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     const reason = controller.signal.aborted ? String(controller.signal.reason) : null;
 
     const finish = async (record: TrialResultRecord) => {
+      // The dense curve (docs/trial-curves.md) before the result, so a finished trial has it; best effort.
+      const curve = (result as TrialResult | null)?.curve;
+      if (curve && record.status !== "cancelled")
+        await persist("recordCurve", () => recordCurve(sql, trialId, attempt, curve), 5).catch(() => {});
       const { recorded, checkSweep, claimLost } = await persist("recordResult", () =>
         writer.record(trialId, attempt, { ...record, checkpointPath, metrics }),
       );

@@ -34,6 +34,10 @@ describe("worker fleet", () => {
     const succeeded = trials.filter((t) => t.status === "succeeded");
     expect(succeeded.length).toBeGreaterThan(0);
     for (const t of succeeded) expect(t.testPerplexity).toBeCloseTo(Math.exp(t.testLoss as number), 5);
+    // every finished trial stored its dense curve (docs/curves.md) for the recorded attempt
+    const curves = await fleet.db.trialCurve.findMany({ where: { trialId: { in: trialIds } } });
+    expect(new Set(curves.map((c) => c.trialId))).toEqual(new Set(trials.map((t) => t.id)));
+    for (const c of curves) expect((c.curve as { step: number[] }).step.length).toBeGreaterThan(0);
     // the work was shared: more than one worker ran trials
     expect(new Set(trials.map((t) => t.workerId)).size).toBeGreaterThan(1);
     // a refit was requested for the sweep (the "trial finished" event)

@@ -4,9 +4,13 @@ export {
   type BatchLoader,
   type BatchLoaderOptions,
   createBatchLoader,
+  EVAL_SUBSET_EVERY,
   type EvalBatch,
   type EvalOptions,
+  type EvalWindow,
   evalBatches,
+  evalSubset,
+  evalWindows,
   type LoaderState,
 } from "./batches.ts";
 export {

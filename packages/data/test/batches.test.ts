@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createBatchLoader, DataError, evalBatches } from "../src/index.ts";
+import { createBatchLoader, DataError, evalBatches, evalSubset, evalWindows } from "../src/index.ts";
 
 /** stream[i] = i: every window is a run of consecutive ids, so shifts and bounds are visible. */
 const arange = (n: number) => Uint16Array.from({ length: n }, (_, i) => i);
@@ -79,25 +79,45 @@ describe("createBatchLoader", () => {
 describe("evalBatches", () => {
   const test = arange(1000);
 
-  it("covers exactly evalTokens targets with contiguous non-overlapping windows from the start", () => {
+  it("counts exactly evalTokens distinct targets in windows spread evenly from the first to the last token", () => {
     const batches = evalBatches(test, { evalTokens: 250, seqLen: 16, batchSize: 4 });
     expect(batches).toHaveLength(Math.ceil(Math.ceil(250 / 16) / 4));
     const counted: number[] = [];
+    const starts: number[] = [];
     for (const b of batches) {
       expect(b.inputs.length).toBe(4 * 16);
       expect(b.mask.length).toBe(4 * 16);
       let inBatch = 0;
       b.targets.forEach((t, i) => {
+        if (i % 16 === 0 && b.mask[i] === 1) starts.push(b.inputs[i] as number);
         if (b.mask[i] === 1) {
           counted.push(t);
           inBatch++;
-          expect(b.inputs[i]).toBe(t - 1);
+          expect(b.inputs[i]).toBe(t - 1); // a window of the stream, targets shifted by one
         }
       });
       expect(b.targetTokens).toBe(inBatch);
     }
-    // Targets 1..250, each exactly once, in order.
-    expect(counted).toEqual(Array.from({ length: 250 }, (_, i) => i + 1));
+    expect(counted).toHaveLength(250);
+    expect(new Set(counted).size).toBe(250); // no target counted twice
+    expect(starts[0]).toBe(0);
+    expect(Math.max(...counted)).toBe(999); // the last window ends on the stream's last token
+    // 16 windows over 1000 tokens: one every ~66 tokens, not 250 contiguous targets at the start.
+    const gaps = starts.slice(1).map((s, i) => s - (starts[i] as number));
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(65);
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(66);
+  });
+
+  it("evalWindows depends only on the stream length, evalTokens and seqLen; the subset is every 4th window", () => {
+    const w = evalWindows(1000, { evalTokens: 250, seqLen: 16 });
+    expect(w).toHaveLength(16);
+    expect(w.map((x) => x.targets)).toEqual([...Array(15).fill(16), 10]);
+    expect(evalWindows(1000, { evalTokens: 250, seqLen: 16 })).toEqual(w);
+    expect(evalSubset(w).map((x) => x.start)).toEqual([0, 4, 8, 12].map((i) => w[i]?.start));
+    // a subset packs only its windows
+    const sub = evalBatches(test, { evalTokens: 250, seqLen: 16, batchSize: 8, windows: evalSubset(w) });
+    expect(sub).toHaveLength(1);
+    expect(sub[0]?.targetTokens).toBe(4 * 16);
   });
 
   it("has no padding when evalTokens fills whole batches, and is the same every call", () => {
@@ -110,6 +130,8 @@ describe("evalBatches", () => {
   it("can use every target of the test stream, and not one more", () => {
     const all = evalBatches(test, { evalTokens: 999, seqLen: 100, batchSize: 3 });
     expect(all.reduce((n, b) => n + b.targetTokens, 0)).toBe(999);
+    const counted = all.flatMap((b) => Array.from(b.targets).filter((_, i) => b.mask[i] === 1));
+    expect(counted).toEqual(Array.from({ length: 999 }, (_, i) => i + 1)); // contiguous when it takes everything
     expect(() => evalBatches(test, { evalTokens: 1000, seqLen: 100, batchSize: 3 })).toThrow(
       /evalTokens 1000 exceeds .*1000 tokens.*999/,
     );

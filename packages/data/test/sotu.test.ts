@@ -4,6 +4,7 @@ import {
   clearDatasetCache,
   DOCUMENT_SEPARATOR,
   evalBatches,
+  evalWindows,
   loadDataset,
   loadDocumentSplit,
   loadSotuDocuments,
@@ -75,17 +76,41 @@ describe("sotu corpus (byte tokenizer)", () => {
     expect(Buffer.from(second.test.buffer).equals(Buffer.from(first.test.buffer))).toBe(true);
   });
 
-  it("eval windows come from the held-out stream only", async () => {
+  it("eval windows come from the held-out stream and cover every held-out document in proportion to its length", async () => {
     const dataset = await loadDataset({ corpus: { type: "sotu" } });
-    const evalTokens = 10_000;
-    const batches = evalBatches(dataset.test, { evalTokens, seqLen: 256, batchSize: 8 });
-    const counted: number[] = [];
+    const split = await loadDocumentSplit({ type: "sotu" });
+    const evalTokens = 16_384;
+    const seqLen = 64;
+    const windows = evalWindows(dataset.test.length, { evalTokens, seqLen });
+    const batches = evalBatches(dataset.test, { evalTokens, seqLen, batchSize: 8 });
+    let counted = 0;
     for (const b of batches) {
       b.targets.forEach((t, i) => {
-        if (b.mask[i] === 1) counted.push(t);
+        if (b.mask[i] === 1) {
+          counted++;
+          expect(b.inputs[i]).toBeLessThan(256);
+          expect(t).toBeLessThan(256);
+        }
       });
     }
-    expect(counted).toEqual(Array.from(dataset.test.subarray(1, evalTokens + 1)));
+    expect(counted).toBe(evalTokens);
+    // Where each held-out document sits in the test stream (byte tokenizer: UTF-8 bytes, separator between).
+    const sep = Buffer.byteLength(DOCUMENT_SEPARATOR, "utf8");
+    let at = 0;
+    const docs = split.test.map((d) => {
+      const from = at;
+      at += Buffer.byteLength(d.text, "utf8") + sep;
+      return { id: d.id, from, to: at - sep };
+    });
+    expect(docs.at(-1)?.to).toBe(dataset.test.length);
+    const perToken = windows.length / dataset.test.length;
+    for (const d of docs) {
+      const inside = windows.filter((w) => w.start >= d.from && w.start < d.to).length;
+      expect(inside, d.id).toBeGreaterThanOrEqual(1);
+      expect(Math.abs(inside - (d.to - d.from) * perToken), d.id).toBeLessThanOrEqual(2);
+    }
+    // The old set (the first evalTokens of the stream) lay inside the first two addresses only.
+    expect(docs.filter((d) => d.from < evalTokens)).toHaveLength(2);
   });
 
   it("byte tokenizer round-trips text, including multi-byte UTF-8", async () => {

@@ -173,7 +173,7 @@ export function fitSweep(rows: FitRow[], options: FitSweepOptions = {}): SweepFi
         lawOpts,
       )
     : null;
-  if (!pooled) warnings.push("γ law not fitted: need γ at ≥2 token budgets");
+  if (!pooled && groups.size > 0) warnings.push("γ law not fitted: need γ at ≥2 token budgets"); // lr-grid rows only
   const perModel: Record<string, PowerLaw | null> = {};
   for (const model of new Set(gamma.map((r) => r.model))) {
     const rs = gamma.filter((r) => r.model === model);
@@ -191,6 +191,7 @@ export function fitSweep(rows: FitRow[], options: FitSweepOptions = {}): SweepFi
   const batchSizeLaw = fitBatchSizeLaw(etaOpt, { includeEdge: opts.includeEdge, seed: opts.seed });
   warnings.push(...batchSizeLaw.notes);
   const powerSweep = powerRows.length > 0 ? powerSweepSurface(powerRows) : null;
+  if (powerSweep) warnings.push(...powerSweep.warnings);
 
   return jsonSafe({
     options: opts,

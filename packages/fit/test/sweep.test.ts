@@ -133,4 +133,48 @@ describe("powerSweepSurface (Table 3)", () => {
     // And fitSweep routes rows with powerA/powerB to this summary.
     expect(fitSweep(rows).powerSweep?.best?.powerB).toBe(-0.51);
   });
+
+  const grid = (loss: (a: number, b: number, seed: number) => number, seeds = [0, 1]) => {
+    const rows: FitRow[] = [];
+    for (const tokens of [40_000, 80_000])
+      for (const powerA of [3, 4, 5])
+        for (const powerB of [-0.6, -0.51, -0.4])
+          for (const seed of seeds)
+            rows.push({
+              model: "d32",
+              tokens,
+              batchSize: 8,
+              powerA,
+              powerB,
+              seed,
+              testLoss: loss(powerA, powerB, seed),
+            });
+    return rows;
+  };
+
+  it("identical losses (η_max clamps every schedule): a warning instead of a best (a, b), and the fit says so", () => {
+    const rows = grid((_a, _b, seed) => 2.5 + 0.03 * seed); // the same schedule nine times: only seeds differ
+    const s = powerSweepSurface(rows);
+    expect(s.indistinguishable).toBe(true);
+    expect(s.rowsUsed).toBe(36);
+    expect(s.warnings.join()).toMatch(/same loss.*identical.*η_max clamps/);
+    const fit = fitSweep(rows);
+    expect(fit.warnings.join()).toMatch(/no best \(a, b\) can be told/);
+  });
+
+  it("differences inside the seed noise are reported as not distinguishable; real ones are not", () => {
+    const rand = mulberry32(3);
+    const noisy = powerSweepSurface(grid((a) => 2.5 + 0.001 * (a - 4) + 0.05 * normal(rand)));
+    expect(noisy.noiseSd).toBeGreaterThan(0.02);
+    expect(noisy.indistinguishable).toBe(true);
+    expect(noisy.warnings.join()).toMatch(/not distinguishable/);
+    const real = powerSweepSurface(grid((_a, b) => 2.5 + 10 * (b + 0.51) ** 2 + 0.01 * normal(rand)));
+    expect(real.indistinguishable).toBe(false);
+    expect(real.best?.powerB).toBe(-0.51);
+    expect(real.warnings).toEqual([]);
+    // one seed per cell: the best is reported with a warning that the noise is unknown
+    const one = powerSweepSurface(grid((_a, b) => 2.5 + 10 * (b + 0.51) ** 2, [0]));
+    expect(one.noiseSd).toBeNull();
+    expect(one.warnings.join()).toMatch(/one seed per \(a, b\)/);
+  });
 });

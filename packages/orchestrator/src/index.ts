@@ -1,3 +1,4 @@
+export * from "./curves.ts";
 export * from "./limits.ts";
 export * from "./reconcile.ts";
 export * from "./results.ts";

@@ -6,6 +6,7 @@ import { copyText, type Db } from "@powersweep/db";
 import { type CancelMessage, cancelChannel, enqueueTrials, type TrialQueue } from "@powersweep/queue";
 import type { ExtendDocument, GridSweep, SweepDocument } from "@powersweep/spec";
 import {
+  checkPowerGrid,
   type ExpandedTrial,
   expandSweep,
   expandSweepInChunks,
@@ -16,6 +17,7 @@ import {
   sweepSize,
 } from "@powersweep/sweep";
 import type { Redis } from "ioredis";
+import { trialCurve } from "./curves.ts";
 import { canCopy, queryRows, type SqlClient } from "./sql.ts";
 
 export interface SweepDeps {
@@ -231,6 +233,8 @@ export interface CreatedSweep {
   dryRun: boolean;
   /** The first trials (dry run only). */
   trials?: Array<ExpandedTrial | ImportedTrial>;
+  /** What the document measures badly (power-grids clamped at η_max: packages/sweep checkPowerGrid). */
+  warnings: string[];
 }
 
 function preview(doc: SweepDocument) {
@@ -282,7 +286,12 @@ export async function createSweep(
   { dryRun = false, owner }: { dryRun?: boolean; owner?: string } = {},
 ): Promise<CreatedSweep> {
   const size = checkSize(doc, deps.maxTrialsPerSweep);
-  const base = { name: doc.name, kind: doc.kind, size };
+  const base = {
+    name: doc.name,
+    kind: doc.kind,
+    size,
+    warnings: doc.kind === "import" ? [] : checkPowerGrid(doc).warnings,
+  };
   if (dryRun) {
     const trialCount = doc.kind === "import" ? importedTrials(doc).length : await countUnique(doc);
     return {
@@ -697,7 +706,9 @@ export async function getTrial(db: Db, id: string) {
     orderBy: { step: "asc" },
     select: { attempt: true, step: true, tokens: true, lr: true, trainLoss: true, evalLoss: true },
   });
-  return { ...t, metrics };
+  // The dense curve (docs/trial-curves.md) of the recorded attempt, null while none is stored.
+  const curve = await trialCurve(db, id, t.resultAttempt ?? null);
+  return { ...t, metrics, curve: curve?.curve ?? null, curveAttempt: curve?.attempt ?? null };
 }
 
 /** Removes the jobs of these trial ids (a job that is active or already gone is left). */

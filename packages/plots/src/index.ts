@@ -27,6 +27,7 @@ export {
   type ScaleType,
   type Tick,
 } from "./scale.ts";
+export { type PowerSurfaceOptions, type PowerSurfacePanel, powerSurfaceChart } from "./surface.ts";
 export { colorAt, escapeXml, PALETTE } from "./svg.ts";
 export {
   type ChartOptions,

@@ -224,6 +224,7 @@ export const CreatedSweepSchema = Type.Object(
     size: SweepSizeSchema,
     dryRun: Type.Boolean(),
     trials: Type.Optional(Type.Array(TrialPreviewSchema, { description: "The first trials (dry run only)." })),
+    warnings: Type.Array(Type.String({ description: "E.g. a power grid whose schedules η_max clamps alike." })),
   },
   closed,
 );
@@ -312,12 +313,35 @@ export const TrialMetricSchema = Type.Object(
 );
 export type TrialMetric = Static<typeof TrialMetricSchema>;
 
+/** A trial attempt's dense curve (docs/trial-curves.md), columnar as stored. */
+export const TrialCurveSchema = Type.Object(
+  {
+    step: Type.Array(Type.Integer()),
+    tokens: Type.Array(Type.Number()),
+    lr: Type.Array(Type.Number()),
+    trainLoss: Type.Array(Nullable(Type.Number())),
+    eval: Type.Object(
+      {
+        step: Type.Array(Type.Integer()),
+        tokens: Type.Array(Type.Number()),
+        loss: Type.Array(Nullable(Type.Number())),
+        targets: Type.Integer({ description: "Held-out targets each eval point averages over." }),
+      },
+      closed,
+    ),
+  },
+  closed,
+);
+export type TrialCurve = Static<typeof TrialCurveSchema>;
+
 export const TrialDetailSchema = Type.Object(
   {
     ...trialFields,
     config: Type.Union([TrialConfigSchema, ImportedConfigSchema]),
     resultAttempt: Nullable(Type.Integer({ description: "The attempt whose result is recorded." })),
     metrics: Type.Array(TrialMetricSchema),
+    curve: Nullable(TrialCurveSchema),
+    curveAttempt: Nullable(Type.Integer({ description: "The attempt the curve belongs to." })),
   },
   closed,
 );
@@ -531,6 +555,10 @@ export const PowerSweepSummarySchema = Type.Object(
     spreadAlongA: Nullable(Type.Number()),
     spreadAlongB: Nullable(Type.Number()),
     flatter: Nullable(Type.Union([Type.Literal("a"), Type.Literal("b")])),
+    rowsUsed: Count,
+    noiseSd: Nullable(Type.Number({ description: "Pooled spread between seeds of one (a, b, T, β) cell." })),
+    indistinguishable: Type.Boolean({ description: "The (a, b) losses differ by less than their noise." }),
+    warnings: Type.Array(Type.String()),
   },
   closed,
 );

@@ -1,2 +1,3 @@
+export * from "./clamp.ts";
 export * from "./expand.ts";
 export * from "./trunks.ts";

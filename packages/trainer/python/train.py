@@ -10,12 +10,18 @@ Mirrors packages/trainer/src/tfjs.ts:
   lr(step)   = schedule(tokens seen before the step)
   batches    = packages/data createBatchLoader: window starts from mulberry32(mixSeed(seed, step))
   trainLoss  = mean of the last TRAIN_LOSS_WINDOW step losses
-  testLoss   = Σ per-token CE over exactly evalTokens held-out targets / evalTokens (evalBatches)
+  testLoss   = Σ per-token CE over exactly evalTokens held-out targets / evalTokens, in the windows the
+               job's evalWindows names (packages/data evalWindows: spread evenly over the held-out text)
   perplexity = exp(testLoss)
+  curve      = train loss and lr at curve_steps, held-out subset loss at eval_steps (curve.ts)
 
 Other modes (for cross-checks with the TypeScript side):
   train.py --print-schedule   stdin {"schedule", "totalTokens", "batchSize", "tokens": [n...]}
                               stdout {"lrs": [η(n)...]}
+  train.py --print-curve-steps stdin {"cases": [{"totalSteps", "decayStartStep"}...]}
+                              stdout {"cases": [{"curveSteps": [..], "evalSteps": [..]}...]}
+  train.py --print-eval-set   stdin: a trial's job; stdout {"subset": {"inputs", "targets"}, "rest": {...}}:
+                              the counted (input, target) token pairs the evaluation uses, in order
   train.py --print-openblas-env  no stdin; stdout {"OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE"?}: the
                               environment this script gives OpenBLAS (the benchmark gives it to the
                               stand-alone reference script too)
@@ -217,6 +223,84 @@ def read_tokens(torch, path, dtype, vocab_size):
     return ids
 
 
+# ---------------------------------------------------------------- held-out windows (packages/data batches.ts)
+EVAL_SUBSET_EVERY = 4  # packages/data EVAL_SUBSET_EVERY: the windows evaluated during training
+
+
+def eval_windows(test_length, eval_tokens, seq_len):
+    """evalWindows: ceil(evalTokens/seqLen) windows spread evenly over the test stream, as
+    [start, counted targets]; only used when the job does not name its windows."""
+    count = math.ceil(eval_tokens / seq_len)
+    last = eval_tokens - (count - 1) * seq_len
+    span = test_length - 1 - last
+    return [
+        [0 if count == 1 else math.floor(float(w * span) / float(count - 1)), last if w == count - 1 else seq_len]
+        for w in range(count)
+    ]
+
+
+def eval_sets(torch, test, windows, seq_len, every=EVAL_SUBSET_EVERY):
+    """(subset, rest): windows w % every == 0 (evaluated during training) and the others, each as
+    (ids, targets, mask) tensors of shape (n, seq_len); padding past a window's targets has mask 0."""
+
+    def pack(ws):
+        ids = torch.zeros(len(ws), seq_len, dtype=torch.long)
+        targets = torch.zeros(len(ws), seq_len, dtype=torch.long)
+        mask = torch.zeros(len(ws), seq_len)
+        for r, (start, counted) in enumerate(ws):
+            if not (1 <= counted <= seq_len and start >= 0 and start + counted + 1 <= test.numel()):
+                raise InvalidConfig(f"eval window (start {start}, {counted} targets) does not fit the test stream")
+            ids[r, :counted] = test[start : start + counted]
+            targets[r, :counted] = test[start + 1 : start + counted + 1]
+            mask[r, :counted] = 1.0
+        return ids, targets, mask
+
+    return pack([w for i, w in enumerate(windows) if i % every == 0]), pack(
+        [w for i, w in enumerate(windows) if i % every != 0]
+    )
+
+
+# ---------------------------------------------------------------- dense curve (packages/trainer/src/curve.ts)
+CURVE_LINEAR_POINTS = 150
+CURVE_LOG_POINTS = 106
+CURVE_LOG_RATIO = 9 / 8
+CURVE_LOG_SPAN_STRIDES = 8
+EVAL_FRACTIONS = 5
+
+
+def curve_steps(total_steps):
+    """curveSteps: every step of a short run; else log-spaced early + CURVE_LINEAR_POINTS evenly spaced."""
+    if total_steps <= CURVE_LINEAR_POINTS + CURVE_LOG_POINTS:
+        return list(range(1, total_steps + 1))
+    stride = -(-total_steps // CURVE_LINEAR_POINTS)
+    steps = set()
+    log_end = min(total_steps, CURVE_LOG_SPAN_STRIDES * stride)
+    s, n = 1, 0
+    while s < log_end and n < CURVE_LOG_POINTS:
+        steps.add(s)
+        s = max(s + 1, math.floor(s * CURVE_LOG_RATIO))
+        n += 1
+    steps.update(range(stride, total_steps, stride))
+    steps.add(total_steps)
+    return sorted(steps)
+
+
+def decay_start_step(spec, total_tokens, tokens_per_step):
+    """decayStartStep: steps taken when the lr starts to decay (wsd/power with a decay), else None."""
+    if spec.get("type") not in ("wsd", "power") or not spec.get("decayFraction", 0) > 0:
+        return None
+    n = float(total_tokens)
+    return math.floor((n - float(spec["decayFraction"]) * n) / tokens_per_step) + 1
+
+
+def eval_steps(total_steps, decay_start):
+    """evalSteps: after ceil(k·S/EVAL_FRACTIONS) steps (k = 1…EVAL_FRACTIONS) and at the decay's start."""
+    steps = {-(-(k * total_steps) // EVAL_FRACTIONS) for k in range(1, EVAL_FRACTIONS + 1)}
+    if decay_start is not None and 1 <= decay_start <= total_steps:
+        steps.add(decay_start)
+    return sorted(s for s in steps if s >= 1)
+
+
 # ---------------------------------------------------------------- model (packages/model/src/gpt.ts)
 def build_model(torch, cfg, vocab_size, seq_len, seed):
     """μP GPT, Table 1 of 2408.13359. Returns (params dict, forward(ids) → logits, param groups)."""
@@ -339,10 +423,17 @@ def run_trial(job, stop):
         raise InvalidConfig(f"seqLen {seq_len} is longer than the test stream allows ({test.numel()} tokens)")
     if eval_tokens > test.numel() - 1:
         raise InvalidConfig(f"evalTokens {eval_tokens} exceeds the held-out targets available ({test.numel() - 1})")
+    windows = job.get("evalWindows") or eval_windows(test.numel(), eval_tokens, seq_len)
+    if sum(c for _, c in windows) != eval_tokens:
+        raise InvalidConfig(f"evalWindows count {sum(c for _, c in windows)} targets, not evalTokens {eval_tokens}")
+    subset_set, rest_set = eval_sets(torch, test, windows, seq_len, job.get("evalSubsetEvery", EVAL_SUBSET_EVERY))
+    subset_targets = int(subset_set[2].sum())
     schedule = make_schedule(cfg["schedule"], cfg["tokens"], batch_size)
 
     tokens_per_step = batch_size * seq_len
     total_steps = math.ceil(cfg["tokens"] / tokens_per_step)
+    record_at = set(curve_steps(total_steps))
+    eval_at = set(eval_steps(total_steps, decay_start_step(cfg["schedule"], cfg["tokens"], tokens_per_step)))
     params, forward, groups = build_model(torch, cfg, vocab_size, seq_len, seed)
     for p in params.values():
         p.data = p.data.to(device)
@@ -365,7 +456,15 @@ def run_trial(job, stop):
     train_dev = train.to(device)
     offsets = torch.arange(seq_len + 1, device=device)
 
-    state = {"step": 0, "tokensSeen": 0, "initialLoss": None, "recentLosses": []}
+    state = {
+        "step": 0,
+        "tokensSeen": 0,
+        "initialLoss": None,
+        "recentLosses": [],
+        "curve": {"step": [], "tokens": [], "lr": [], "trainLoss": [],
+                  "eval": {"step": [], "tokens": [], "loss": [], "targets": subset_targets}},
+        "curvePending": [0.0, 0],  # sum and count of the step losses since the last curve point
+    }
     ckpt_dir = job.get("checkpointDir")
     ckpt_path = os.path.join(ckpt_dir, CHECKPOINT_FILE) if ckpt_dir else None
     if ckpt_path and os.path.exists(ckpt_path):
@@ -375,7 +474,7 @@ def run_trial(job, stop):
         for name, p in params.items():
             p.data.copy_(saved["params"][name])
         optimizer.load_state_dict(saved["optimizer"])
-        state = saved["state"]
+        state = {**state, **saved["state"]}  # a checkpoint without a curve starts an empty one
         torch.set_rng_state(saved["rng"])
 
     def save():
@@ -415,9 +514,25 @@ def run_trial(job, stop):
             "tokensPerSecond": tokens_per_second(),
             "wallSeconds": time.perf_counter() - started,
             "backend": backend,
+            "curve": state["curve"],
         }
         out.update(extra)
         return out
+
+    def eval_sum(packed, rows_per_batch):
+        ids_all, targets_all, mask_all = packed
+        total = 0.0
+        with torch.no_grad():
+            for first in range(0, ids_all.shape[0], rows_per_batch):
+                ids = ids_all[first : first + rows_per_batch].to(device)
+                logits = forward(ids)
+                per_token = torch.nn.functional.cross_entropy(
+                    logits.reshape(-1, vocab_size),
+                    targets_all[first : first + rows_per_batch].to(device).reshape(-1),
+                    reduction="none",
+                )
+                total += float((per_token * mask_all[first : first + rows_per_batch].to(device).reshape(-1)).sum())
+        return total
 
     progress_s = job.get("progressIntervalMs", 1000) / 1000.0
     every = job.get("checkpointEveryTokens") or 0
@@ -454,19 +569,36 @@ def run_trial(job, stop):
             state["initialLoss"] = loss
         if math.isfinite(loss):
             state["recentLosses"] = (state["recentLosses"] + [loss])[-TRAIN_LOSS_WINDOW:]
+        curve, pending = state["curve"], state["curvePending"]
+        if math.isfinite(loss):
+            pending[0] += loss
+            pending[1] += 1
+        if state["step"] in record_at:
+            curve["step"].append(state["step"])
+            curve["tokens"].append(state["tokensSeen"])
+            curve["lr"].append(lr)
+            curve["trainLoss"].append(finite_or_none(pending[0] / pending[1]) if pending[1] else None)
+            state["curvePending"] = [0.0, 0]
+        eval_loss = None
+        if not reason and state["step"] < total_steps and state["step"] in eval_at:
+            eval_loss = eval_sum(subset_set, batch_size) / subset_targets
+            curve["eval"]["step"].append(state["step"])
+            curve["eval"]["tokens"].append(state["tokensSeen"])
+            curve["eval"]["loss"].append(finite_or_none(eval_loss))
         now = time.perf_counter()
-        if reason or (state["step"] < total_steps and now - last_progress >= progress_s):
+        if reason or eval_loss is not None or (state["step"] < total_steps and now - last_progress >= progress_s):
             last_progress = now
-            emit(
-                {
-                    "type": "progress",
-                    "step": state["step"],
-                    "tokens": state["tokensSeen"],
-                    "lr": lr,
-                    "trainLoss": finite_or_none(loss),
-                    "tokensPerSecond": tokens_per_second(),
-                }
-            )
+            line = {
+                "type": "progress",
+                "step": state["step"],
+                "tokens": state["tokensSeen"],
+                "lr": lr,
+                "trainLoss": finite_or_none(loss),
+                "tokensPerSecond": tokens_per_second(),
+            }
+            if eval_loss is not None:
+                line["evalLoss"] = finite_or_none(eval_loss)
+            emit(line)
         if reason:
             return result("diverged", reason=reason, trainLoss=finite_or_none(loss))
         tokens = state["tokensSeen"]
@@ -474,29 +606,15 @@ def run_trial(job, stop):
             save()
     trained_tps = tokens_per_second()
 
-    # Held-out evaluation (packages/data evalBatches): contiguous windows from the start of the
-    # test stream; the counted targets are exactly test[1 … evalTokens].
-    windows = math.ceil(eval_tokens / seq_len)
-    loss_sum = 0.0
-    with torch.no_grad():
-        for first in range(0, windows, batch_size):
-            if stop["requested"]:
-                return result("aborted", checkpointSaved=save(), tokensPerSecond=trained_tps)
-            rows = min(batch_size, windows - first)
-            ids = torch.zeros(rows, seq_len, dtype=torch.long)
-            targets = torch.zeros(rows, seq_len, dtype=torch.long)
-            mask = torch.zeros(rows, seq_len)
-            for r in range(rows):
-                start = (first + r) * seq_len
-                counted = min(seq_len, eval_tokens - start)
-                ids[r, :counted] = test[start : start + counted]
-                targets[r, :counted] = test[start + 1 : start + counted + 1]
-                mask[r, :counted] = 1.0
-            logits = forward(ids.to(device))
-            per_token = torch.nn.functional.cross_entropy(
-                logits.reshape(-1, vocab_size), targets.to(device).reshape(-1), reduction="none"
-            )
-            loss_sum += float((per_token * mask.to(device).reshape(-1)).sum())
+    # Held-out evaluation over the job's windows: the subset (also the curve's last held-out point)
+    # and the other windows; the counted targets are exactly evalTokens.
+    if stop["requested"]:
+        return result("aborted", checkpointSaved=save(), tokensPerSecond=trained_tps)
+    subset_sum = eval_sum(subset_set, batch_size)
+    state["curve"]["eval"]["step"].append(state["step"])
+    state["curve"]["eval"]["tokens"].append(state["tokensSeen"])
+    state["curve"]["eval"]["loss"].append(finite_or_none(subset_sum / subset_targets))
+    loss_sum = subset_sum + eval_sum(rest_set, batch_size)
     test_loss = loss_sum / eval_tokens
     last = state["recentLosses"][-1] if state["recentLosses"] else None
     emit(
@@ -513,6 +631,36 @@ def run_trial(job, stop):
     if not math.isfinite(test_loss):
         return result("diverged", reason=f"held-out loss is {test_loss}", tokensPerSecond=trained_tps)
     return result("succeeded", testLoss=test_loss, testPerplexity=math.exp(test_loss), tokensPerSecond=trained_tps)
+
+
+def print_curve_steps(job):
+    emit(
+        {
+            "cases": [
+                {
+                    "curveSteps": curve_steps(c["totalSteps"]),
+                    "evalSteps": eval_steps(c["totalSteps"], c.get("decayStartStep")),
+                    "decayStartStep": decay_start_step(c["schedule"], c["tokens"], c["tokensPerStep"])
+                    if "schedule" in c
+                    else None,
+                }
+                for c in job["cases"]
+            ]
+        }
+    )
+
+
+def print_eval_set(job):
+    import torch
+
+    cfg, data = job["config"], job["data"]
+    test = read_tokens(torch, data["testPath"], data["dtype"], int(data["vocabSize"]))
+    windows = job.get("evalWindows") or eval_windows(test.numel(), cfg["evalTokens"], cfg["seqLen"])
+    out = {}
+    for name, (ids, targets, mask) in zip(("subset", "rest"), eval_sets(torch, test, windows, cfg["seqLen"])):
+        keep = mask.reshape(-1) > 0
+        out[name] = {"inputs": ids.reshape(-1)[keep].tolist(), "targets": targets.reshape(-1)[keep].tolist()}
+    emit(out)
 
 
 def print_schedule(job):
@@ -538,6 +686,10 @@ def main():
     try:
         if "--print-schedule" in sys.argv[1:]:
             print_schedule(job)
+        elif "--print-curve-steps" in sys.argv[1:]:
+            print_curve_steps(job)
+        elif "--print-eval-set" in sys.argv[1:]:
+            print_eval_set(job)
         else:
             emit(run_trial(job, stop))
     except InvalidConfig as e:

@@ -1,13 +1,15 @@
 // The exec backend: run a trial in a child process that speaks the exec protocol
 // (docs/exec-protocol.md). One JSON object on stdin; JSON lines on stdout:
 //   {"type":"progress", step, tokens, lr, trainLoss, evalLoss?, tokensPerSecond}
-//   {"type":"result", status, trainLoss, testLoss, testPerplexity, tokensSeen, steps, tokensPerSecond, wallSeconds, reason?, checkpointSaved?}
+//   {"type":"result", status, trainLoss, testLoss, testPerplexity, tokensSeen, steps, tokensPerSecond, wallSeconds, reason?, checkpointSaved?, curve?}
 //   {"type":"error", "class": "invalid-config" | "crash", message}
 // Abort: SIGTERM, then SIGKILL after a grace period. The reference trainer is python/train.py.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { stat } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { DataError, EVAL_SUBSET_EVERY, evalWindows } from "@powersweep/data";
 import { type TrialConfig, TrialConfigSchema } from "@powersweep/spec";
 import { Value } from "@sinclair/typebox/value";
 import { execDataCacheDir, prepareExecData } from "./exec-data.ts";
@@ -45,6 +47,25 @@ export interface ExecJob {
   checkpointEveryTokens: number | null;
   progressIntervalMs: number;
   data: { trainPath: string; testPath: string; dtype: "uint16" | "uint32"; vocabSize: number };
+  /** The held-out windows as [start, counted targets] (packages/data evalWindows): every backend evaluates the same tokens. */
+  evalWindows: Array<[number, number]>;
+  /** Windows w with w % evalSubsetEvery = 0 are evaluated during training (the curve's held-out points). */
+  evalSubsetEvery: number;
+}
+
+/** The trial's held-out windows over the test token file (its length from the file size). */
+export async function execEvalWindows(config: TrialConfig, data: ExecJob["data"]): Promise<Array<[number, number]>> {
+  const bytes = (await stat(data.testPath).catch(() => null))?.size;
+  if (bytes === undefined) throw new InvalidConfigError(`data: cannot read ${data.testPath}`);
+  try {
+    return evalWindows(bytes / (data.dtype === "uint16" ? 2 : 4), {
+      evalTokens: config.evalTokens,
+      seqLen: config.seqLen,
+    }).map((w) => [w.start, w.targets]);
+  } catch (error) {
+    if (error instanceof DataError) throw new InvalidConfigError(error.message);
+    throw error;
+  }
 }
 
 type ResultMessage = Omit<TrialResult, "backend"> & { type: "result"; backend?: string };
@@ -96,6 +117,8 @@ async function runExecTrial(
     checkpointEveryTokens: options.checkpointEveryTokens ?? null,
     progressIntervalMs,
     data,
+    evalWindows: await execEvalWindows(config, data),
+    evalSubsetEvery: EVAL_SUBSET_EVERY,
   };
   const aborted = (): TrialResult => ({
     status: "aborted",

@@ -6,6 +6,7 @@
 //   sleep  benchmark-only: waits and returns a fixed loss (never a default)
 import type { Trainer } from "./types.ts";
 
+export * from "./curve.ts";
 export * from "./types.ts";
 
 /** Trainer names every worker offers; workers add their --trainer-exec names (Worker.backend). */

@@ -5,9 +5,20 @@
 //   steps      = ceil(tokens / (batchSize·seqLen)); each step sees batchSize·seqLen tokens
 //   lr(step)   = schedule(tokens seen before the step)           (packages/schedules)
 //   trainLoss  = mean of the last TRAIN_LOSS_WINDOW step losses
-//   testLoss   = Σ per-token CE over exactly evalTokens held-out targets / evalTokens
+//   testLoss   = Σ per-token CE over exactly evalTokens held-out targets / evalTokens, in windows
+//                spread evenly over the held-out text (packages/data evalWindows)
 //   perplexity = exp(testLoss)
-import { createBatchLoader, DataError, evalBatches, type LoaderState, loadDataset } from "@powersweep/data";
+//   curve      = train loss and lr at curveSteps, held-out subset loss at evalSteps (curve.ts)
+import {
+  createBatchLoader,
+  DataError,
+  type EvalBatch,
+  evalBatches,
+  evalSubset,
+  evalWindows,
+  type LoaderState,
+  loadDataset,
+} from "@powersweep/data";
 import {
   type AdamW,
   type BackendName,
@@ -25,6 +36,7 @@ import { type TrialConfig, TrialConfigSchema } from "@powersweep/spec";
 import { Value } from "@sinclair/typebox/value";
 import * as tf from "@tensorflow/tfjs";
 import { type CheckpointTensor, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import { CurveRecorder, decayStartStep, emptyCurve, type TrialCurve } from "./curve.ts";
 import { divergenceReason } from "./divergence.ts";
 import { InvalidConfigError, type RunTrialOptions, type Trainer, type TrialResult } from "./types.ts";
 
@@ -53,6 +65,8 @@ interface CheckpointMeta {
   adamStep: number;
   initialLoss: number | null;
   recentLosses: number[];
+  curve: TrialCurve;
+  curvePending: { sum: number; count: number };
 }
 
 export function createTfjsTrainer(options: TfjsTrainerOptions = {}): Trainer {
@@ -92,9 +106,23 @@ async function runTfjsTrial(
     throw new InvalidConfigError(
       `seqLen ${seqLen} needs ${seqLen + 1} training tokens; the corpus has ${train.length}`,
     );
-  let evalSet: ReturnType<typeof evalBatches>;
+  // The held-out set: the subset (every 4th window) is evaluated during training for the curve; at
+  // the end the subset and the other windows together give the test loss over all evalTokens.
+  let subsetBatches: EvalBatch[];
+  let restBatches: EvalBatch[];
+  let subsetTargets: number;
   try {
-    evalSet = evalBatches(test, { evalTokens: config.evalTokens, seqLen, batchSize });
+    const windows = evalWindows(test.length, { evalTokens: config.evalTokens, seqLen });
+    const subset = evalSubset(windows);
+    const inSubset = new Set(subset);
+    subsetTargets = subset.reduce((n, w) => n + w.targets, 0);
+    subsetBatches = evalBatches(test, { evalTokens: config.evalTokens, seqLen, batchSize, windows: subset });
+    restBatches = evalBatches(test, {
+      evalTokens: config.evalTokens,
+      seqLen,
+      batchSize,
+      windows: windows.filter((w) => !inSubset.has(w)),
+    });
   } catch (error) {
     if (error instanceof DataError) throw new InvalidConfigError(error.message);
     throw error;
@@ -108,6 +136,7 @@ async function runTfjsTrial(
 
   const tokensPerStep = batchSize * seqLen;
   const totalSteps = Math.ceil(config.tokens / tokensPerStep);
+  const decayStart = decayStartStep(config.schedule, config.tokens, tokensPerStep);
   const model = createGPT(gptConfigFor(config, vocabSize), seed);
   const optimizer = createAdamW(model, config.optimizer);
   try {
@@ -116,6 +145,8 @@ async function runTfjsTrial(
     let initialLoss: number | null = null;
     let recentLosses: number[] = [];
     let loaderState: LoaderState = { batchSize, seqLen, seed, startStep: 0, streamLength: train.length };
+    let curve = emptyCurve(subsetTargets);
+    let curvePending = { sum: 0, count: 0 };
 
     if (options.checkpointDir) {
       const checkpoint = await loadCheckpoint<CheckpointMeta>(options.checkpointDir);
@@ -127,11 +158,21 @@ async function runTfjsTrial(
         }
         restoreTensors(model, optimizer, checkpoint.tensors);
         ({ step, tokensSeen, initialLoss, recentLosses } = checkpoint.meta);
+        if (checkpoint.meta.curve) ({ curve, curvePending } = checkpoint.meta);
         optimizer.setStep(checkpoint.meta.adamStep);
         loaderState = checkpoint.meta.loader;
       }
     }
     const loader = createBatchLoader(train, loaderState);
+    const recorder = new CurveRecorder(totalSteps, decayStart, curve, curvePending);
+    const evalSum = async (batches: EvalBatch[]) => {
+      let sum = 0;
+      for (const b of batches) {
+        sum += maskedLossSum(model, b.inputs, b.targets, b.mask, batchSize);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      return sum;
+    };
     const save = async () => {
       if (!options.checkpointDir) return false;
       const meta: CheckpointMeta = {
@@ -142,6 +183,8 @@ async function runTfjsTrial(
         adamStep: optimizer.t,
         initialLoss,
         recentLosses,
+        curve: recorder.curve,
+        curvePending: recorder.pending(),
       };
       await saveCheckpoint(options.checkpointDir, { meta, tensors: snapshotTensors(model, optimizer) });
       return true;
@@ -166,6 +209,7 @@ async function runTfjsTrial(
       tokensPerSecond: tokensPerSecond(),
       wallSeconds: (performance.now() - started) / 1000,
       backend,
+      curve: recorder.curve,
       ...extra,
     });
 
@@ -179,10 +223,23 @@ async function runTfjsTrial(
       const reason = divergenceReason(loss, initialLoss, step);
       if (initialLoss === null && Number.isFinite(loss)) initialLoss = loss;
       if (Number.isFinite(loss)) recentLosses = [...recentLosses, loss].slice(-TRAIN_LOSS_WINDOW);
+      recorder.onStep(step, tokensSeen, lr, loss);
+      let evalLoss: number | undefined;
+      if (!reason && step < totalSteps && recorder.evalDue(step)) {
+        evalLoss = (await evalSum(subsetBatches)) / subsetTargets;
+        recorder.onEval(step, tokensSeen, evalLoss);
+      }
       const now = performance.now();
-      if (reason || (step < totalSteps && now - lastProgress >= progressIntervalMs)) {
+      if (reason || evalLoss !== undefined || (step < totalSteps && now - lastProgress >= progressIntervalMs)) {
         lastProgress = now;
-        options.onProgress?.({ step, tokens: tokensSeen, lr, trainLoss: loss, tokensPerSecond: tokensPerSecond() });
+        options.onProgress?.({
+          step,
+          tokens: tokensSeen,
+          lr,
+          trainLoss: loss,
+          ...(evalLoss !== undefined ? { evalLoss } : {}),
+          tokensPerSecond: tokensPerSecond(),
+        });
       }
       if (reason) return result("diverged", { reason, trainLoss: Number.isFinite(loss) ? loss : null });
       if (every > 0 && Math.floor(tokensSeen / every) > Math.floor((tokensSeen - tokensPerStep) / every)) await save();
@@ -190,13 +247,11 @@ async function runTfjsTrial(
     }
     const trainedTokensPerSecond = tokensPerSecond();
 
-    // Held-out evaluation: exactly evalTokens counted targets (padding masked out).
-    let lossSum = 0;
-    for (const b of evalSet) {
-      lossSum += maskedLossSum(model, b.inputs, b.targets, b.mask, batchSize);
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-    const testLoss = lossSum / config.evalTokens;
+    // Held-out evaluation: exactly evalTokens counted targets (padding masked out); the subset's
+    // share is the curve's last held-out point.
+    const subsetSum = await evalSum(subsetBatches);
+    recorder.onEval(step, tokensSeen, subsetSum / subsetTargets);
+    const testLoss = (subsetSum + (await evalSum(restBatches))) / config.evalTokens;
     options.onProgress?.({
       step,
       tokens: tokensSeen,

@@ -1,6 +1,7 @@
 // The contract between the worker and any trainer backend (tfjs in-process, exec over stdio, …).
 // The worker only knows runTrial(config, options) → result and the checkpoint directory.
 import type { TrialConfig } from "@powersweep/spec";
+import type { TrialCurve } from "./curve.ts";
 
 export interface TrialProgress {
   step: number;
@@ -34,6 +35,8 @@ export interface TrialResult {
   /** Whether an aborted run left a checkpoint it can resume from. */
   checkpointSaved?: boolean;
   backend: string;
+  /** The dense curve so far (train loss and lr at curveSteps, held-out subset loss at evalSteps); docs/trial-curves.md. */
+  curve?: TrialCurve;
 }
 
 export interface RunTrialOptions {

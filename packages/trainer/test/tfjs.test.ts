@@ -6,6 +6,7 @@ import type { TrialConfig } from "@powersweep/spec";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHECKPOINT_MANIFEST } from "../src/checkpoint.ts";
+import { evalSteps } from "../src/curve.ts";
 import { createTfjsTrainer } from "../src/tfjs.ts";
 import { InvalidConfigError, type TrialProgress } from "../src/types.ts";
 
@@ -73,7 +74,9 @@ describe("tfjs trainer", () => {
     });
     clearInterval(timer);
     expect(result.status).toBe("succeeded");
-    expect(progress.map((p) => p.step)).toEqual([1, 20]); // first step, then only the final one
+    // the first step, then only the held-out evaluations (always reported, like the exec protocol's)
+    expect(progress.filter((p) => p.evalLoss === undefined).map((p) => p.step)).toEqual([1]);
+    expect(progress.filter((p) => p.evalLoss !== undefined).map((p) => p.step)).toEqual(evalSteps(20, null));
     expect(ticks).toBeGreaterThan(5);
   });
 

@@ -20,7 +20,9 @@ export async function fit(g: ClientOptions, id: string, o: { csv?: boolean; json
   }
   const result = await client.getFit(id);
   if (o.json) return console.log(JSON.stringify(result));
-  console.log(`fit of sweep ${id} (${result.counts.used} results; fitted ${result.createdAt})\n`);
+  console.log(
+    `fit of sweep ${id} (${result.counts.used + (result.powerSweep?.rowsUsed ?? 0)} results; fitted ${result.createdAt})\n`,
+  );
   console.log(formatFit(result));
 }
 

@@ -9,7 +9,7 @@ import {
   type SweepDocument,
 } from "@powersweep/spec";
 import { TERMINAL_SWEEP_STATUSES, type TrialStatus } from "@powersweep/spec/api";
-import { expandSweep, importedTrials, sweepSize } from "@powersweep/sweep";
+import { checkPowerGrid, expandSweep, importedTrials, sweepSize } from "@powersweep/sweep";
 import { ApiClient, type ClientOptions } from "../client.ts";
 import { CliError, EXIT_SERVER, EXIT_USAGE } from "../errors.ts";
 import { lrText } from "../fit-format.ts";
@@ -60,6 +60,7 @@ export async function submit(
   const client = new ApiClient(g);
   const res = await client.submitSweep(text, contentType);
   if (o.json) return console.log(JSON.stringify(res));
+  for (const w of res.warnings ?? []) console.error(`warning: ${w}`);
   console.log(`sweep ${res.id} created: ${res.trialCount} trials queued`);
   console.log(`follow it with: powersweep watch ${res.id}`);
 }
@@ -73,7 +74,8 @@ export function dryRunPlan(doc: SweepDocument, limit: number) {
   for (const t of trials) {
     if (trialCount++ < limit) shown.push(t as unknown as Record<string, unknown>);
   }
-  return { trialCount, axes: size.description, trials: shown, truncated: trialCount > shown.length };
+  const warnings = doc.kind === "import" ? [] : checkPowerGrid(doc).warnings;
+  return { trialCount, axes: size.description, trials: shown, truncated: trialCount > shown.length, warnings };
 }
 
 function dryRun(doc: SweepDocument, o: JsonFlag & { limit?: string; all?: boolean }) {
@@ -81,6 +83,7 @@ function dryRun(doc: SweepDocument, o: JsonFlag & { limit?: string; all?: boolea
   if (!(limit >= 0)) throw new CliError(`--limit must be a number ≥ 0, got "${o.limit}"`, EXIT_USAGE);
   const plan = dryRunPlan(doc, limit);
   if (o.json) return console.log(JSON.stringify(plan));
+  for (const w of plan.warnings) console.error(`warning: ${w}`);
   const n = plan.trialCount.toLocaleString("en-US");
   console.log(`dry run (checked and expanded here; nothing was sent): ${n} trials (${plan.axes})`);
   if (plan.trials.length) console.log(renderTable(plan.trials.map(trialRow)));
