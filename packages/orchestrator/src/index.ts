@@ -1,3 +1,4 @@
+export * from "./offline.ts";
 export * from "./reconcile.ts";
 export * from "./results.ts";
 export * from "./sweeps.ts";

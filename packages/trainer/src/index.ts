@@ -6,6 +6,8 @@
 //   sleep  benchmark-only: waits and returns a fixed loss (never a default)
 import type { Trainer } from "./types.ts";
 
+export { referenceTorchCommand } from "./exec.ts";
+export { prepareExecData } from "./exec-data.ts";
 export * from "./types.ts";
 
 export interface TrainerRegistryOptions {

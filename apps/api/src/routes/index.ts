@@ -13,4 +13,4 @@ export const publicRoutes: FastifyPluginAsync[] = [healthRoutes, metricsRoutes];
 export const v1Routes: FastifyPluginAsync[] = [sweepRoutes, trialRoutes];
 
 /** Route files registered under /v1 when present (their default export, or first exported plugin). */
-export const optionalV1Routes = ["./workers.ts", "./fits.ts"];
+export const optionalV1Routes = ["./workers.ts", "./fits.ts", "./offline.ts"];

@@ -12,6 +12,8 @@ export function readTrialConfig(file: string): TrialConfig {
   } catch (err) {
     throw new CliError(`${file}: ${(err as Error).message}`, EXIT_USAGE);
   }
+  // an exported trial file (powersweep export: ids, attempt and the config) runs its config
+  if (raw && typeof raw === "object" && "trialId" in raw && "config" in raw) raw = (raw as { config: unknown }).config;
   const errors = [...Value.Errors(TrialConfigSchema, raw)];
   if (errors.length) {
     const lines = errors.slice(0, 10).map((e) => `  ${file}: ${e.path || "/"}: ${e.message}`);
