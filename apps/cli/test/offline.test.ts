@@ -140,7 +140,7 @@ describe("parseTaskOutput", () => {
 });
 
 // Every step spawns the real CLI and PyTorch: allow for a loaded 2-core machine.
-describe("powersweep export / import-results", { timeout: 400_000 }, () => {
+describe("powersweep export / import-results", { timeout: 600_000 }, () => {
   it("export → shell runner → import records the same results as the worker path, and a re-import adds nothing", async () => {
     const offline = await submit("offline-a");
     const online = await submit("online-a");
