@@ -372,9 +372,10 @@ def main(argv):
         "estimatedSeconds": round(p["estimatedSeconds"], 1),
         "modelFlops": p["flops"],
     }
-    print(json.dumps(head, indent=2), flush=True)
     if a.mode == "plan":
+        print(json.dumps(head, indent=2), flush=True)
         return 0
+    print(json.dumps(head, indent=2), file=sys.stderr, flush=True)
     started = time.monotonic()
     data = build_corpus(out / "corpus", int(a.corpus_bytes), a.held_out_every)
     for c in p["trials"]:
@@ -387,6 +388,8 @@ def main(argv):
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
     print(f"gpu-study: {len(doc['rows'])} results in {out / 'results.json'}", file=sys.stderr)
+    if not doc["rows"]:
+        print("gpu-study: no trial finished; results.json has no rows to import", file=sys.stderr)
     return 0
 
 

@@ -3,7 +3,8 @@
 
 Reads ONE JSON object on stdin, trains the same μP GPT as packages/model (TensorFlow.js), and writes
 JSON lines on stdout: {"type": "progress", ...} then {"type": "result", ...} or {"type": "error", ...}.
-Standalone: only torch + the standard library. Uses CUDA when available, else CPU.
+Standalone: only torch + the standard library. Uses CUDA when available (bf16 autocast, TF32, fused
+AdamW, optional torch.compile, batches prepared ahead; see setup_device), else CPU.
 
 Mirrors packages/trainer/src/tfjs.ts:
   steps      = ceil(tokens / (batchSize·seqLen)); each step sees batchSize·seqLen tokens
