@@ -5,6 +5,7 @@ on a machine with Python, PyTorch and CUDA only (no Node.js, no network).
 
     python3 studies/gpu_study.py plan              # what would run, and the estimated time
     python3 studies/gpu_study.py run --out DIR     # corpus → trials → results → import document
+    python3 studies/gpu_study.py probe --out DIR   # tokens/s and MFU of 1, 2, 4, 8, 16 trials at once
 
 Everything the TypeScript side does for a trial is done here in Python: the trial configs are the
 TrialConfig documents packages/spec defines (a `token-file` corpus, byte tokenizer), and the
@@ -307,6 +308,38 @@ def collect(trials, out, a, wall_seconds):
     return doc, summary
 
 
+def probe(a, out, data):
+    """Throughput against concurrency: K copies of one trial (the first model, the smallest T, the
+    middle lr) at once on one GPU, for each K of --concurrency; aggregate tokens/s and MFU."""
+    base = trial_configs(a, data)
+    cfg = min(base, key=lambda c: (c["model"]["dModel"], c["tokens"]))
+    lrs = sorted({c["schedule"]["lr"] for c in base})
+    cfg = {**cfg, "schedule": {**cfg["schedule"], "lr": lrs[len(lrs) // 2]}}
+    rows = []
+    for k in parse_list(a.concurrency, int):
+        run_dir = out / f"probe-{k}"
+        started = time.monotonic()
+        r = Runner(argparse.Namespace(**{**vars(a), "slots": k, "gpus": 1}), run_dir)
+        r.run([cfg] * k)
+        wall = time.monotonic() - started
+        results = [read_result(run_dir / "results" / f"{i}.jsonl")[0] for i in range(k)]
+        results = [x for x in results if x]
+        tps = [x.get("tokensPerSecond") or 0 for x in results]
+        mfu = [x["mfu"] for x in results if x.get("mfu") is not None]
+        rows.append(
+            {
+                "concurrent": k,
+                "finished": len(results),
+                "tokensPerSecondPerTrial": sum(tps) / len(tps) if tps else None,
+                "aggregateTokensPerSecond": sum(tps),
+                "aggregateMfu": sum(mfu) if mfu else None,
+                "wallSeconds": wall,
+            }
+        )
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    return {"model": cfg["model"]["name"], "tokens": cfg["tokens"], "lr": cfg["schedule"]["lr"], "rows": rows}
+
+
 def device_label():
     try:
         import torch
@@ -321,7 +354,7 @@ def device_label():
 # ----------------------------------------------------------------------------- main
 def arguments(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("mode", choices=["plan", "run"])
+    p.add_argument("mode", choices=["plan", "run", "probe"])
     p.add_argument("--out", default=str(HERE / "gpu-study"), help="results directory")
     p.add_argument("--models", default="128,256,512", help="dModel values")
     p.add_argument("--layers", type=int, default=4)
@@ -348,6 +381,7 @@ def arguments(argv):
     p.add_argument("--progress-ms", type=int, default=5000)
     p.add_argument("--compile", action="store_true", help="torch.compile each trial's model")
     p.add_argument("--python", default=sys.executable)
+    p.add_argument("--concurrency", default="1,2,4,8,16", help="probe: concurrent trials per GPU")
     a = p.parse_args(argv)
     if a.gpus is None:
         try:
@@ -378,6 +412,11 @@ def main(argv):
     print(json.dumps(head, indent=2), file=sys.stderr, flush=True)
     started = time.monotonic()
     data = build_corpus(out / "corpus", int(a.corpus_bytes), a.held_out_every)
+    if a.mode == "probe":
+        result = {"device": head["device"], **probe(a, out, data)}
+        (out / "probe.json").write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result, indent=2))
+        return 0
     for c in p["trials"]:
         c["corpus"] = {"type": "token-file", **data}
     (out / "trials.json").write_text(json.dumps(p["trials"]))

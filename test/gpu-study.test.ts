@@ -87,6 +87,15 @@ describe("studies/gpu_study.py", { timeout: 600_000 }, () => {
     expect(readFileSync(join(out, "results.json"), "utf8").split('"testLoss"').length).toBe(7);
   });
 
+  it.skipIf(torchMissing)("probes throughput with several copies of one trial at once", () => {
+    const probe = study(["probe", "--out", join(dir, "probe"), "--python", python, ...TINY, "--concurrency", "2"]);
+    expect(probe).toMatchObject({ model: "d32-L1", tokens: 8192, lr: 2 ** -6 });
+    const [row] = probe.rows as Array<Record<string, number>>;
+    expect(row?.concurrent).toBe(2);
+    expect(row?.finished).toBe(2);
+    expect(row?.aggregateTokensPerSecond).toBeCloseTo(2 * (row?.tokensPerSecondPerTrial as number), 6);
+  });
+
   it("stops at its deadline: nothing starts after it, and the run still ends with a summary", () => {
     const out = join(dir, "late");
     const summary = study(["run", "--out", out, "--python", python, ...TINY, "--deadline-seconds", "0"]);
