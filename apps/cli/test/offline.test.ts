@@ -10,7 +10,7 @@ import { createDb, type Db } from "@powersweep/db";
 import type { RunningWorker } from "@powersweep/worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshDatabaseUrl, testConfig, uniquePrefix } from "../../../test/env.ts";
-import { parseTaskOutput, sbatchScript } from "../src/commands/offline.ts";
+import { parseTaskOutput, sbatchScript, taskScript } from "../src/commands/offline.ts";
 import { freePort, runCli } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "powersweep-offline-"));
@@ -136,6 +136,34 @@ describe("parseTaskOutput", () => {
     expect(s).toContain("#SBATCH --array=0-11\n");
     expect(s).toContain("#SBATCH --gres=gpu:1\n");
     expect(s).toContain('run-task.sh "$SLURM_ARRAY_TASK_ID"');
+  });
+});
+
+describe("a tfjs task", { timeout: 240_000 }, () => {
+  it("runs `powersweep train` on its exported trial file from any directory", () => {
+    const out = join(dir, "tfjs-task");
+    mkdirSync(join(out, "trials"), { recursive: true });
+    const config = {
+      model: { name: "d16-L1", dModel: 16, nLayers: 1, nHeads: 2, dHead: 8, mlpHidden: 32, baseWidth: 16 },
+      mup: { embMultiplier: 1, residualMultiplier: 1, initStd: 0.05 },
+      schedule: { type: "constant", lr: 0.01, warmupTokens: 0 },
+      tokens: 512,
+      batchSize: 4,
+      seqLen: 16,
+      corpus: { type: "sotu" },
+      tokenizer: { type: "byte" },
+      optimizer: { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 },
+      evalTokens: 256,
+      seed: 1,
+    };
+    const trial = { trialId: "00000000-0000-4000-8000-000000000001", attempt: 1, trainer: "tfjs", config };
+    writeFileSync(join(out, "trials", "0.json"), JSON.stringify(trial));
+    writeFileSync(join(out, "run-task.sh"), taskScript("tfjs"));
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "POWERSWEEP_CLI"));
+    execFileSync("sh", [join(out, "run-task.sh"), "0"], { cwd: tmpdir(), env });
+    const task = parseTaskOutput(readFileSync(join(out, "results", "0.jsonl"), "utf8"));
+    expect(task.result).toMatchObject({ status: "succeeded", tokensSeen: 512 });
+    expect(task.metrics.at(-1)?.evalLoss).toBe(task.result?.testLoss);
   });
 });
 

@@ -59,12 +59,18 @@ const newBatchId = () =>
     .replace(/\.\d+Z$/, "Z")}-${randomBytes(3).toString("hex")}`;
 
 // ------------------------------------------------------------------------------------- scripts
-/** run-task.sh: runs task $1 (else SLURM_ARRAY_TASK_ID) and writes results/<i>.jsonl atomically. */
-export function taskScript(trainer: string): string {
+/** This CLI as a command that works from any directory (the tfjs tasks' default POWERSWEEP_CLI). */
+export const thisCli = () => `node '${resolve(import.meta.dirname, "..", "bin.mjs").replaceAll("'", "'\\''")}'`;
+
+/**
+ * run-task.sh: runs task $1 (else SLURM_ARRAY_TASK_ID) and writes results/<i>.jsonl atomically.
+ * tfjs tasks run `powersweep train`: POWERSWEEP_CLI, else `cli` (this CLI, where it was exported).
+ */
+export function taskScript(trainer: string, cli = thisCli()): string {
   const run =
     trainer === "torch"
       ? `"\${POWERSWEEP_PYTHON:-python3}" train.py < "$in" > "$tmp" 2> "logs/$i.err"`
-      : `\${POWERSWEEP_CLI:-powersweep} train --config "$in" --trainer tfjs --json < /dev/null > "$tmp" 2> "logs/$i.err"`;
+      : `\${POWERSWEEP_CLI:-${cli}} train --config "$in" --trainer tfjs --json < /dev/null > "$tmp" 2> "logs/$i.err"`;
   return `#!/bin/sh
 # One trial of this export batch: trials/<i>.json in, results/<i>.jsonl out (the trainer's JSON
 # lines: progress, then result or error). The result appears only when the trainer has exited
