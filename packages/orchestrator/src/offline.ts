@@ -245,13 +245,3 @@ export async function releaseExport(
   );
   return rows.map((r) => ({ ...r, maxAttempts: Number(r.maxAttempts), priority: Number(r.priority) }));
 }
-
-/** How many trials export batch `batch` still holds (running without a result). */
-export async function exportHeldCount(db: SqlClient, batch: string): Promise<number> {
-  const rows = await queryRows<{ n: number }>(
-    db,
-    `SELECT count(*)::int AS n FROM "Trial" WHERE "workerId" = $1 AND status = 'running' AND "resultAttempt" IS NULL`,
-    [exportWorkerId(batch)],
-  );
-  return Number(rows[0]?.n ?? 0);
-}
