@@ -309,8 +309,16 @@ echo "Submitted batch job 42"
     const r = await runCli(["export", "00000000-0000-4000-8000-000000000000", "--out", join(dir, "none")], env);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/no sweep/);
-    const busy = await runCli(["export", "00000000-0000-4000-8000-000000000000", "--out", join(dir, "batch-a")], env);
+    mkdirSync(join(dir, "busy"), { recursive: true });
+    writeFileSync(join(dir, "busy", "manifest.json"), "{}");
+    const busy = await runCli(["export", "00000000-0000-4000-8000-000000000000", "--out", join(dir, "busy")], env);
     expect(busy.code).toBe(1);
     expect(busy.stderr).toMatch(/--out .*not empty/);
+    const badBatch = await runCli(
+      ["export", "00000000-0000-4000-8000-000000000000", "--out", join(dir, "bad"), "--batch", "../x"],
+      env,
+    );
+    expect(badBatch.code).toBe(2);
+    expect(badBatch.stderr).toMatch(/\/batch: /);
   });
 });
