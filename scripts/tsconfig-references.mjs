@@ -83,7 +83,7 @@ files.set(
       rewriteRelativeImportExtensions: false,
       tsBuildInfoFile: "node_modules/.cache/tsc/tests.tsbuildinfo",
     },
-    include: ["apps/*/test", "packages/*/test", "test", "bench", "vitest.config.ts"],
+    include: ["apps/*/test", "packages/*/test", "test", "bench", "studies", "vitest.config.ts"],
     references: all.map((dir) => ({ path: dir })),
   }),
 );

@@ -213,6 +213,29 @@ program
   .option("--json", "JSON lines output")
   .action(async (o) => (await import("./commands/train.ts")).train(o));
 
+// --- offline batches (clusters without network; docs/offline.md) -------------------------------
+program
+  .command("export [sweep]")
+  .description("claim a sweep's queued trials for an offline batch and write them with Slurm and shell runners")
+  .option("--out <dir>", "the batch directory (new or empty)")
+  .option("--batch <id>", "batch id (default: time + random)")
+  .option("--limit <n>", "export at most n trials")
+  .option(
+    "--sbatch <option>",
+    "an extra #SBATCH line, repeatable: --sbatch --gres=gpu:1 --sbatch --time=01:00:00",
+    (v: string, all: string[]) => [...all, v],
+    [] as string[],
+  )
+  .option("--release <dir>", "import what the batch's tasks wrote, then give its unrun trials back")
+  .option("--json", "machine-readable output")
+  .action(async (sweep, o) => (await import("./commands/offline.ts")).exportCommand(globals(), sweep, o));
+program
+  .command("import-results <dir>")
+  .description("record the results an export batch's tasks wrote (a re-import adds nothing)")
+  .option("--release", "then give the batch's unrun or crashed trials back to the workers")
+  .option("--json", "machine-readable output")
+  .action(async (dir, o) => (await import("./commands/offline.ts")).importResults(globals(), dir, o));
+
 // --- the main job -----------------------------------------------------------------------------
 program
   .command("demo")

@@ -32,12 +32,17 @@ export interface ClaimedTrial {
   checkpointPath: string | null;
 }
 
+// A running trial held by an offline export batch (workerId `export:<batch>`, offline.ts) belongs
+// to that batch until its result is imported or the batch is released: a worker never claims it.
+const NOT_EXPORT_HELD = `(t.status::text = 'queued' OR t."workerId" IS NULL OR t."workerId" NOT LIKE 'export:%')`;
+
 const MARK_RUNNING_SQL = `
 WITH t AS (
   UPDATE "Trial" t SET status = 'running', "workerId" = $2, attempts = t.attempts + 1,
     "startedAt" = now(), "updatedAt" = now(), "checkpointPath" = COALESCE(t."checkpointPath", $3)
   FROM "Sweep" s
   WHERE t.id = $1::uuid AND s.id = t."sweepId" AND t.status::text IN ('queued', 'running') AND s.status <> 'cancelled'
+    AND ${NOT_EXPORT_HELD}
   RETURNING t.id::text AS id, t."sweepId"::text AS "sweepId", t.attempts, t.config, s.trainer, s."maxAttempts",
     t."checkpointPath", s.status AS "sweepStatus"
 ), s AS (
@@ -97,7 +102,7 @@ const claimCtes = (p: { ids: string; workerId: string; paths: string }) => `c AS
     "startedAt" = now(), "updatedAt" = now(), "checkpointPath" = COALESCE(t."checkpointPath", c."checkpointPath")
   FROM c, "Sweep" s
   WHERE t.id = ANY(${p.ids}::uuid[]) AND t.id = c.id AND s.id = t."sweepId" AND t.status::text IN ('queued', 'running')
-    AND s.status <> 'cancelled'
+    AND s.status <> 'cancelled' AND ${NOT_EXPORT_HELD}
   RETURNING t.id::text AS id, t."sweepId", t.attempts, t.config, s.trainer, s."maxAttempts", t."checkpointPath"
 ), cs AS (
   UPDATE "Sweep" SET status = 'running', "updatedAt" = now()

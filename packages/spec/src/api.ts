@@ -674,3 +674,40 @@ export type Ready = Static<typeof ReadySchema>;
 
 export * from "./bounds.ts";
 export * from "./status.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Offline batches (docs/offline.md)
+
+const ExportedTrialSchema = Type.Object(
+  {
+    trialId: Uuid,
+    sweepId: Uuid,
+    attempt: Type.Integer({ minimum: 1 }),
+    trainer: Type.String(),
+    config: TrialConfigSchema,
+  },
+  closed,
+);
+export const ExportResultSchema = Type.Object(
+  { sweepId: Uuid, batch: Type.String(), trials: Type.Array(ExportedTrialSchema) },
+  closed,
+);
+const IMPORT_OUTCOMES = ["recorded", "duplicate", "not-held", "unfinished", "unknown"] as const;
+const ImportOutcomeSchema = Type.Union(IMPORT_OUTCOMES.map((o) => Type.Literal(o)));
+export const ImportReportSchema = Type.Object(
+  {
+    outcomes: Type.Array(
+      Type.Object({ trialId: Type.String(), attempt: Type.Integer(), outcome: ImportOutcomeSchema }, closed),
+    ),
+    counts: Type.Object(
+      Object.fromEntries(IMPORT_OUTCOMES.map((o) => [o, Count])) as Record<
+        (typeof IMPORT_OUTCOMES)[number],
+        typeof Count
+      >,
+      closed,
+    ),
+    sweepIds: Type.Array(Uuid),
+  },
+  closed,
+);
+export const ReleaseResultSchema = Type.Object({ batch: Type.String(), released: Type.Array(Uuid) }, closed);

@@ -3,7 +3,8 @@
 
 Reads ONE JSON object on stdin, trains the same μP GPT as packages/model (TensorFlow.js), and writes
 JSON lines on stdout: {"type": "progress", ...} then {"type": "result", ...} or {"type": "error", ...}.
-Standalone: only torch + the standard library. Uses CUDA when available, else CPU.
+Standalone: only torch + the standard library. Uses CUDA when available (bf16 autocast, TF32, fused
+AdamW, optional torch.compile, batches prepared ahead; see setup_device), else CPU.
 
 Mirrors packages/trainer/src/tfjs.ts:
   steps      = ceil(tokens / (batchSize·seqLen)); each step sees batchSize·seqLen tokens
@@ -379,6 +380,161 @@ def build_model(torch, cfg, vocab_size, seq_len, seed):
     return params, forward, groups
 
 
+# ---------------------------------------------------------------- device, precision, throughput
+# Everything that differs between CPU and CUDA lives here. On CUDA: TF32 matmuls, bf16 autocast for
+# the training forward pass, fused AdamW, optional torch.compile, batches prepared ahead. On CPU the
+# options are accepted and change nothing (a test keeps the CPU losses bit-identical with them set).
+
+# Dense bf16 peak FLOP/s per GPU (tensor cores, no sparsity), for model FLOPs utilisation. The name
+# is matched against torch.cuda.get_device_name(); --peak-tflops / POWERSWEEP_PEAK_TFLOPS override.
+PEAK_BF16_FLOPS = (
+    ("H200", 989e12),
+    ("H100", 989e12),  # SXM; the PCIe card is lower (756e12): pass --peak-tflops
+    ("GH200", 989e12),
+    ("A100", 312e12),
+    ("L40S", 362e12),
+    ("L4", 121e12),
+    ("A10", 125e12),
+    ("RTX 4090", 165e12),
+    ("V100", 125e12),  # fp16: V100 has no bf16
+)
+
+
+def runtime_options(argv, env, job):
+    """The CUDA-side options: command-line flags, else the job's "runtime" object, else env.
+    compile: torch.compile the training forward (CUDA only; off by default: it costs ~1 min of
+    compilation, worth it for long trials). bf16: autocast (default on with CUDA). prefetch: batches
+    prepared ahead by a thread (default 4 on CUDA, 0 on CPU). peakFlops: the device's peak for MFU."""
+    given = dict(job.get("runtime") or {})
+
+    def flag(name, key, default, env_name):
+        if f"--{name}" in argv:
+            return True
+        if f"--no-{name}" in argv:
+            return False
+        if key in given:
+            return bool(given[key])
+        if env_name in env:
+            return env[env_name] not in ("", "0", "false", "off")
+        return default
+
+    def value(name, key, env_name):
+        if f"--{name}" in argv:
+            i = argv.index(f"--{name}")
+            return float(argv[i + 1]) if i + 1 < len(argv) else None
+        if given.get(key) is not None:
+            return float(given[key])
+        return float(env[env_name]) if env.get(env_name) else None
+
+    tflops = value("peak-tflops", "peakTflops", "POWERSWEEP_PEAK_TFLOPS")
+    prefetch = value("prefetch", "prefetch", "POWERSWEEP_PREFETCH")
+    return {
+        "compile": flag("compile", "compile", False, "POWERSWEEP_TORCH_COMPILE"),
+        "bf16": flag("bf16", "bf16", True, "POWERSWEEP_BF16"),
+        "tf32": flag("tf32", "tf32", True, "POWERSWEEP_TF32"),
+        "fusedAdamw": flag("fused-adamw", "fusedAdamw", True, "POWERSWEEP_FUSED_ADAMW"),
+        "prefetch": int(prefetch) if prefetch is not None else None,
+        "peakFlops": tflops * 1e12 if tflops else None,
+    }
+
+
+def setup_device(torch, opts):
+    """(device, backend label, peak FLOP/s or None). CUDA when available, TF32 matmuls on it."""
+    if not torch.cuda.is_available():
+        torch.set_num_threads(int(os.environ.get("POWERSWEEP_TORCH_THREADS", os.cpu_count() or 1)))
+        return "cpu", f"torch-{torch.__version__}-cpu", opts["peakFlops"]
+    if opts["tf32"]:
+        torch.backends.cuda.matmul.allow_tf32 = True  # fp32 matmuls outside autocast (eval, optimizer)
+        torch.backends.cudnn.allow_tf32 = True
+    name = torch.cuda.get_device_name(0)
+    peak = opts["peakFlops"] or next((f for key, f in PEAK_BF16_FLOPS if key in name), None)
+    return "cuda", f"torch-{torch.__version__}-cuda-{name.replace(' ', '_')}", peak
+
+
+def autocast_context(torch, device, opts):
+    """bf16 autocast for the training forward pass on CUDA; nothing on CPU."""
+    import contextlib
+
+    if device == "cuda" and opts["bf16"]:
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def make_optimizer(torch, param_groups, opt_cfg, device, opts):
+    """torch.optim.AdamW over the μP groups; fused (one kernel for all tensors) on CUDA when this
+    torch has it. The update is the same AdamW either way."""
+    import inspect
+
+    kwargs = {"betas": (opt_cfg["beta1"], opt_cfg["beta2"]), "eps": opt_cfg["eps"]}
+    if device == "cuda" and opts["fusedAdamw"] and "fused" in inspect.signature(torch.optim.AdamW).parameters:
+        kwargs["fused"] = True
+    return torch.optim.AdamW(param_groups, **kwargs)
+
+
+def maybe_compile(torch, forward, device, opts):
+    """torch.compile(forward) on CUDA when asked and available (torch ≥ 2.0); else forward itself."""
+    if device == "cuda" and opts["compile"] and hasattr(torch, "compile"):
+        return torch.compile(forward)
+    return forward
+
+
+class BatchStarts:
+    """Window starts of each step (window_starts), prepared `ahead` steps in advance by a thread
+    into pinned memory and copied to the device without blocking, so the GPU does not wait on the
+    Python PRNG between steps. The numbers are those of window_starts(seed, step, …) whatever the
+    device or depth (ahead = 0, the CPU default: computed in the loop)."""
+
+    def __init__(self, torch, seed, batch_size, stream_length, seq_len, device, ahead):
+        self.torch, self.device = torch, device
+        self.args = (batch_size, stream_length, seq_len)
+        self.seed = seed
+        self.ahead = ahead if ahead is not None else (4 if device == "cuda" else 0)
+        self.pending = {}
+        self.pool = None
+        if self.ahead > 0:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.pool = ThreadPoolExecutor(max_workers=1)
+
+    def _host(self, step):
+        t = self.torch.tensor(window_starts(self.seed, step, *self.args), dtype=self.torch.long)
+        return t.pin_memory() if self.device == "cuda" else t
+
+    def get(self, step, last_step):
+        if self.pool is None:
+            return self._host(step).to(self.device)
+        for s in range(step, min(step + self.ahead + 1, last_step)):
+            if s not in self.pending:
+                self.pending[s] = self.pool.submit(self._host, s)
+        host = self.pending.pop(step).result() if step in self.pending else self._host(step)
+        return host.to(self.device, non_blocking=True)
+
+    def close(self):
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def model_flops_per_token(cfg, seq_len, vocab_size):
+    """Training FLOPs per token: 6·N for the matmul parameters N (hidden matrices and the output
+    head; embedding lookups are not matmuls) plus 12·L·A·T for the attention scores and their
+    application (forward + backward, PaLM's count, not halved for the causal mask)."""
+    shape = cfg["model"]
+    d, L, A, hid = shape["dModel"], shape["nLayers"], shape["nHeads"] * shape["dHead"], shape["mlpHidden"]
+    n_matmul = L * (d * 3 * A + A * d + d * 2 * hid + hid * d) + d * vocab_size
+    return 6 * n_matmul + 12 * L * A * seq_len
+
+
+def throughput_report(cfg, seq_len, vocab_size, tokens_per_second, peak_flops):
+    """tokens/s, model FLOP/s and MFU (model FLOP/s ÷ the device's peak; null when unknown)."""
+    per_token = model_flops_per_token(cfg, seq_len, vocab_size)
+    flops = per_token * tokens_per_second
+    return {
+        "flopsPerToken": per_token,
+        "modelFlopsPerSecond": flops,
+        "mfu": flops / peak_flops if peak_flops else None,
+    }
+
+
 # ---------------------------------------------------------------- the trial
 def validate(cfg):
     shape = cfg["model"]
@@ -398,7 +554,7 @@ def weight_decay_of(group, opt_cfg):
     return opt_cfg["weightDecay"] / group["lrScale"] if group["weightDecay"] else 0.0
 
 
-def run_trial(job, stop):
+def run_trial(job, stop, opts=None):
     import torch
 
     started = time.perf_counter()
@@ -407,10 +563,8 @@ def run_trial(job, stop):
     data = job.get("data") or (cfg["corpus"] if cfg["corpus"]["type"] == "token-file" else None)
     if data is None:
         raise InvalidConfig("no token files: the stdin JSON needs data {trainPath, testPath, dtype, vocabSize}")
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cpu":
-        torch.set_num_threads(int(os.environ.get("POWERSWEEP_TORCH_THREADS", os.cpu_count() or 1)))
-    backend = f"torch-{torch.__version__}-{device}"
+    opts = opts or runtime_options([], {}, job)
+    device, backend, peak_flops = setup_device(torch, opts)
 
     batch_size, seq_len, seed = cfg["batchSize"], cfg["seqLen"], cfg["seed"]
     vocab_size = int(data["vocabSize"])
@@ -438,7 +592,8 @@ def run_trial(job, stop):
     for p in params.values():
         p.data = p.data.to(device)
     opt_cfg = cfg["optimizer"]
-    optimizer = torch.optim.AdamW(
+    optimizer = make_optimizer(
+        torch,
         [
             {
                 "params": [params[n] for n in g["names"]],
@@ -450,11 +605,14 @@ def run_trial(job, stop):
             }
             for g in groups
         ],
-        betas=(opt_cfg["beta1"], opt_cfg["beta2"]),
-        eps=opt_cfg["eps"],
+        opt_cfg,
+        device,
+        opts,
     )
     train_dev = train.to(device)
     offsets = torch.arange(seq_len + 1, device=device)
+    train_forward = maybe_compile(torch, forward, device, opts)
+    batch_starts = BatchStarts(torch, seed, batch_size, train.numel(), seq_len, device, opts["prefetch"])
 
     state = {
         "step": 0,
@@ -517,6 +675,8 @@ def run_trial(job, stop):
             "curve": state["curve"],
         }
         out.update(extra)
+        out.update(throughput_report(cfg, seq_len, vocab_size, out["tokensPerSecond"], peak_flops))
+        batch_starts.close()
         return out
 
     def eval_sum(packed, rows_per_batch):
@@ -544,11 +704,12 @@ def run_trial(job, stop):
         lr = schedule(state["tokensSeen"])  # η at the tokens seen before this step
         for g in optimizer.param_groups:
             g["lr"] = lr * g["lrScale"]  # μP: hidden matrices get η/m_width
-        starts = torch.tensor(window_starts(seed, step, batch_size, train.numel(), seq_len), device=device)
+        starts = batch_starts.get(step, total_steps)
         windows = train_dev[starts[:, None] + offsets].long()  # (B, T+1)
         ids, targets = windows[:, :-1], windows[:, 1:]
-        logits = forward(ids)  # (B, T, V)
-        loss_t = torch.nn.functional.cross_entropy(logits.reshape(-1, vocab_size), targets.reshape(-1))
+        with autocast_context(torch, device, opts):
+            logits = train_forward(ids)  # (B, T, V)
+            loss_t = torch.nn.functional.cross_entropy(logits.reshape(-1, vocab_size).float(), targets.reshape(-1))
         optimizer.zero_grad(set_to_none=True)
         loss_t.backward()
         optimizer.step()
@@ -691,7 +852,7 @@ def main():
         elif "--print-eval-set" in sys.argv[1:]:
             print_eval_set(job)
         else:
-            emit(run_trial(job, stop))
+            emit(run_trial(job, stop, runtime_options(sys.argv[1:], os.environ, job)))
     except InvalidConfig as e:
         emit({"type": "error", "class": "invalid-config", "message": str(e)})
     except Exception as e:  # noqa: BLE001 — report anything else as a crash, with its text

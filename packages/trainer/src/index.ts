@@ -7,6 +7,8 @@
 import type { Trainer } from "./types.ts";
 
 export * from "./curve.ts";
+export { referenceTorchCommand } from "./exec.ts";
+export { prepareExecData } from "./exec-data.ts";
 export * from "./types.ts";
 
 /** Trainer names every worker offers; workers add their --trainer-exec names (Worker.backend). */

@@ -6,6 +6,7 @@ import { curveRoutes } from "./curves.ts";
 import { fitRoutes } from "./fits.ts";
 import { healthRoutes } from "./health.ts";
 import { metricsRoutes } from "./metrics.ts";
+import { offlineRoutes } from "./offline.ts";
 import { sweepRoutes } from "./sweeps.ts";
 import { tokenRoutes } from "./tokens.ts";
 import { trialRoutes } from "./trials.ts";
@@ -22,4 +23,5 @@ export const v1Routes: FastifyPluginAsyncTypebox[] = [
   fitRoutes,
   tokenRoutes,
   curveRoutes,
+  offlineRoutes,
 ];

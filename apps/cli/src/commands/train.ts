@@ -39,7 +39,10 @@ export function readTrialConfig(file: string, trial?: number): { config: TrialCo
   const contentType = extname(file).toLowerCase() === ".json" ? "application/json" : "application/yaml";
   const src = parseText(text, contentType);
   if (!src.ok) throw invalid(file, "trial config", src.errors);
-  const value = src.value.value;
+  let value = src.value.value;
+  // An exported trial file (`powersweep export`: ids, attempt and the config) runs its config.
+  if (value && typeof value === "object" && "trialId" in value && "config" in value)
+    value = (value as { config: unknown }).config;
   if (value && typeof value === "object" && "kind" in value) {
     const doc = parseSweepDocument(text, contentType);
     if (!doc.ok) throw invalid(file, "sweep document", doc.errors);
