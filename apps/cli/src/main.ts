@@ -58,7 +58,7 @@ program
     const flags = parseWorkerFlags(o);
     await prepareServices(config, { migrations: false });
     const { startWorker } = await import("@powersweep/worker");
-    closeOnSignals([await startWorker(workerOptions(config, flags))], "worker");
+    closeOnSignals([await startWorker(await workerOptions(config, flags))], "worker");
   });
 
 // --- tokens (direct database access: run where the stack runs) --------------------------------

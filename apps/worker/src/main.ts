@@ -1,9 +1,8 @@
 // CLI entry: `tsx apps/worker/src/main.ts [--devices 0,1,2,3] [--concurrency N] [--trainer-exec name=cmd ...]`
-// Connection settings come from the environment (packages/runtime loadConfig). Test-only tuning
-// through env: WORKER_LOCK_MS, WORKER_STALLED_MS, WORKER_HEARTBEAT_MS, WORKER_CHECKPOINT_TOKENS,
-// WORKER_SHUTDOWN_MS, WORKER_PROGRESS_MS.
+// Every setting comes from the environment through packages/runtime loadConfig (workerOptions in
+// index.ts); the CLI's `powersweep worker` and Docker build the same options.
 import { loadConfig } from "@powersweep/runtime";
-import { startWorker, type WorkerOptions } from "./index.ts";
+import { startWorker, type WorkerOptions, workerOptions } from "./index.ts";
 
 export interface WorkerArgs {
   devices?: string[];
@@ -43,25 +42,8 @@ export function parseWorkerArgs(argv: string[]): WorkerArgs {
   return out;
 }
 
-const num = (v: string | undefined) => (v && Number.isFinite(Number(v)) ? Number(v) : undefined);
-
 export function workerOptionsFromEnv(args: WorkerArgs, env: NodeJS.ProcessEnv = process.env): WorkerOptions {
-  const c = loadConfig(env);
-  return {
-    databaseUrl: c.databaseUrl,
-    redisUrl: c.redisUrl,
-    redisPrefix: c.redisPrefix,
-    checkpointDir: c.checkpointDir,
-    devices: args.devices,
-    concurrency: args.concurrency,
-    execTrainers: args.execTrainers,
-    lockDurationMs: num(env.WORKER_LOCK_MS),
-    stalledIntervalMs: num(env.WORKER_STALLED_MS),
-    heartbeatMs: num(env.WORKER_HEARTBEAT_MS),
-    checkpointEveryTokens: num(env.WORKER_CHECKPOINT_TOKENS),
-    shutdownTimeoutMs: num(env.WORKER_SHUTDOWN_MS),
-    progressIntervalMs: num(env.WORKER_PROGRESS_MS),
-  };
+  return workerOptions(loadConfig(env), args);
 }
 
 async function main() {

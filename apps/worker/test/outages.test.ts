@@ -138,7 +138,7 @@ describe("outages and cancel", () => {
     }
   });
 
-  it("cancel: running trials stop within 5 s and are recorded cancelled", async () => {
+  it("cancel: running trials are cancelled at once and their workers stop within 5 s", async () => {
     fleet = await startFleet("cancel", ENV);
     const f = fleet;
     const { sweepId } = await f.createSweep(Array.from({ length: 6 }, (_, i) => tinyConfig(i, 30_000)));
@@ -148,18 +148,18 @@ describe("outages and cancel", () => {
       async () => (await f.db.trial.count({ where: { sweepId, status: "running" } })) === 2,
     );
     const t0 = Date.now();
-    const r = await cancelSweep(
-      { db: f.db, trialQueue: f.queue, redis: f.redis, redisPrefix: f.prefix, maxTrialsPerSweep: 1000 },
-      sweepId,
-    );
+    const r = await cancelSweep({ db: f.db, trialQueue: f.queue, maxTrialsPerSweep: 1000 }, sweepId);
     expect(r.signalled).toBe(2);
+    expect(await f.db.trial.count({ where: { sweepId, status: "running" } })).toBe(0);
+    // each worker sees it at its next lease renewal and frees its slot: both go idle
     await waitFor(
-      "no running trial",
-      async () => (await f.db.trial.count({ where: { sweepId, status: "running" } })) === 0,
+      "both workers idle",
+      async () => (await f.db.worker.count({ where: { id: { in: f.workers.map((w) => w.id) }, state: "idle" } })) === 2,
       5000,
       50,
     );
     expect(Date.now() - t0).toBeLessThan(5000);
+    for (const w of f.workers) expect(w.output()).toContain("no longer held");
     const trials = await f.db.trial.findMany({ where: { sweepId } });
     expect(trials.map((t) => t.status)).toEqual(Array(6).fill("cancelled"));
     expect(trials.filter((t) => t.attempts === 1)).toHaveLength(2); // the other four never started

@@ -6,6 +6,7 @@ import {
   getSweep,
   listSweeps,
   listTrials,
+  resumeSweep,
   retrySweep,
 } from "@powersweep/orchestrator";
 import { requestFit } from "@powersweep/queue";
@@ -59,15 +60,18 @@ export const sweepRoutes: FastifyPluginAsync = async (app) => {
       );
       if (!parsed.ok) throw invalidDocument(parsed.errors);
       const dryRun = q.dryRun === true || q.dryRun === "true";
-      const created = await createSweep(deps(), parsed.value, {
+      // A retried submit with the same Idempotency-Key answers the sweep the first one created (200).
+      const idempotencyKey = req.headers["idempotency-key"];
+      const { replayed, ...created } = await createSweep(deps(), parsed.value, {
         dryRun,
         ...(req.token ? { owner: req.token.name } : {}),
+        ...(typeof idempotencyKey === "string" && idempotencyKey ? { idempotencyKey } : {}),
       });
       // Imported results are finished trials: fit them now (workers request fits for trained ones).
-      if (!dryRun && created.id && parsed.value.kind === "import" && app.deps.fitQueue) {
+      if (!dryRun && !replayed && created.id && parsed.value.kind === "import" && app.deps.fitQueue) {
         await requestFit(app.deps.fitQueue, created.id, 0);
       }
-      return reply.code(dryRun ? 200 : 201).send(created);
+      return reply.code(dryRun || replayed ? 200 : 201).send(created);
     },
   );
 
@@ -128,12 +132,24 @@ export const sweepRoutes: FastifyPluginAsync = async (app) => {
     "/sweeps/:id/cancel",
     {
       schema: {
-        summary: "Cancel: queued trials removed, running ones told to stop",
+        summary: "Cancel: queued and running trials cancelled (running ones stop at their next heartbeat)",
         tags: ["sweeps"],
         params: SweepIdParams,
       },
     },
     async (req) => cancelSweep(deps(), (req.params as { id: string }).id),
+  );
+
+  app.post(
+    "/sweeps/:id/resume",
+    {
+      schema: {
+        summary: "Resume a cancelled sweep: its cancelled and failed trials are queued again",
+        tags: ["sweeps"],
+        params: SweepIdParams,
+      },
+    },
+    async (req) => resumeSweep(deps(), (req.params as { id: string }).id),
   );
 
   app.post(

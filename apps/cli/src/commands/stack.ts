@@ -49,20 +49,13 @@ export function parseWorkerFlags(flags: WorkerFlags) {
   return { devices, concurrency, execTrainers };
 }
 
-/** Worker options from the process configuration plus command-line flags. */
-export function workerOptions(
+/** Worker options from the process configuration plus command-line flags (one definition: the worker's). */
+export async function workerOptions(
   config: PowersweepConfig,
   flags: ReturnType<typeof parseWorkerFlags> | { concurrency?: number } = {},
 ) {
-  const every = Number(process.env.CHECKPOINT_EVERY_TOKENS ?? 0);
-  return {
-    databaseUrl: config.databaseUrl,
-    redisUrl: config.redisUrl,
-    redisPrefix: config.redisPrefix,
-    checkpointDir: config.checkpointDir,
-    ...(Number.isFinite(every) && every > 0 ? { checkpointEveryTokens: every } : {}),
-    ...flags,
-  };
+  const { workerOptions: fromConfig } = await import("@powersweep/worker");
+  return fromConfig(config, flags);
 }
 
 /** Runs until SIGINT/SIGTERM, then closes everything (workers release their trials). */
@@ -93,7 +86,7 @@ export async function startStack(opts: { workers?: number; config?: PowersweepCo
   const { startWorker } = await import("@powersweep/worker");
   const api = await startApi(config);
   const fitter = await startFitter(config);
-  const worker = await startWorker(workerOptions(config, { concurrency: opts.workers ?? 1 }));
+  const worker = await startWorker(await workerOptions(config, { concurrency: opts.workers ?? 1 }));
   if (!opts.quiet) {
     console.log(
       `powersweep: api on http://${config.host}:${config.port} (host ${hostname()}), fitter, worker ×${opts.workers ?? 1}`,
