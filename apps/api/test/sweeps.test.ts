@@ -287,6 +287,8 @@ test("retry queues crashed trials again as new jobs; other failures stay", async
   });
   await api.db.trial.update({ where: { id: c.id }, data: { status: "failed", errorClass: "invalid_config" } });
   const oldTimestamp = (await api.trialQueue.getJob(a.id))?.timestamp ?? 0;
+  // their jobs ran and finished (as a failed job stays in Redis for a while)
+  for (const t of [a, b]) await api.redis.hset(api.trialQueue.toKey(t.id), "finishedOn", Date.now());
   await new Promise((r) => setTimeout(r, 5));
   const res = await post(`/v1/sweeps/${id}/retry`);
   expect(res.json()).toEqual({ id, retried: 2 });
@@ -328,7 +330,7 @@ test("the reconciler restores jobs whose Redis keys were deleted and completes f
   for (const t of trials) expect((await api.trialQueue.getJob(t.id))?.data).toEqual({ trialId: t.id, sweepId: id });
   // Running it again adds no second job for any trial.
   await reconcile(api.db, api.trialQueue, { sweepIds: [id] });
-  const waiting = (await api.trialQueue.getWaiting(0, -1)).filter((j) => j.data.sweepId === id);
+  const waiting = (await api.trialQueue.getJobs(["waiting", "prioritized"])).filter((j) => j.data.sweepId === id);
   expect(waiting.map((j) => j.id).sort()).toEqual(trials.map((t) => t.id).sort());
   await api.db.trial.updateMany({ where: { sweepId: id }, data: { status: "succeeded" } });
   await reconcile(api.db, api.trialQueue, { sweepIds: [id] });

@@ -774,12 +774,16 @@ export async function cancelSweep(deps: SweepDeps, id: string, { background = tr
   return { id, status: "cancelled", cancelled: row.queued + row.running, signalled: row.running };
 }
 
-/** The queued trials of a cancelled sweep become cancelled, and their jobs go. */
+/** The queued trials of a cancelled sweep become cancelled, and the jobs of its cancelled trials go. */
 async function cancelQueued(deps: SweepDeps, id: string) {
-  const rows = await deps.db.$queryRawUnsafe<Array<{ id: string }>>(
+  await deps.db.$executeRawUnsafe(
     `UPDATE "Trial" t SET status = 'cancelled', "finishedAt" = now(), "updatedAt" = now()
-     FROM "Sweep" s WHERE s.id = t."sweepId" AND t."sweepId" = $1::uuid AND t.status = 'queued' AND s.status = 'cancelled'
-     RETURNING t.id::text AS id`,
+     FROM "Sweep" s WHERE s.id = t."sweepId" AND t."sweepId" = $1::uuid AND t.status = 'queued' AND s.status = 'cancelled'`,
+    id,
+  );
+  // (a job that a worker holds stays: its lease renewal stops the trial, and the job completes)
+  const rows = await deps.db.$queryRawUnsafe<Array<{ id: string }>>(
+    `SELECT id::text AS id FROM "Trial" WHERE "sweepId" = $1::uuid AND status = 'cancelled'`,
     id,
   );
   return removeJobs(

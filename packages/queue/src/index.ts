@@ -54,7 +54,7 @@ export interface EnqueueTrial {
 }
 
 /** BullMQ's lowest priority. */
-export const LOWEST_PRIORITY = 2_097_152;
+export const LOWEST_PRIORITY = 2_097_151;
 
 /**
  * The BullMQ priority of a sweep priority. BullMQ runs jobs without a priority before every
