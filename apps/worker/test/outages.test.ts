@@ -5,26 +5,15 @@
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { cancelSweep, reconcile } from "@powersweep/orchestrator";
 import { afterEach, describe, expect, it } from "vitest";
-import { type Fleet, startFleet, sweepDone, tinyConfig, waitFor } from "./fleet.ts";
+import { emptyRedis, type Fleet, startFleet, sweepDone, tinyConfig, waitFor } from "./fleet.ts";
 
-const ENV = { POWERSWEEP_SLEEP_MS_PER_TOKEN: "1", WORKER_CHECKPOINT_TOKENS: "200" };
+const ENV = { POWERSWEEP_SLEEP_MS_PER_TOKEN: "1", CHECKPOINT_EVERY_TOKENS: "200" };
 
 let fleet: Fleet | undefined;
 afterEach(async () => {
   await fleet?.close();
   fleet = undefined;
 });
-
-async function deletePrefix(f: Fleet): Promise<number> {
-  let cursor = "0";
-  let n = 0;
-  do {
-    const [next, keys] = await f.redis.scan(cursor, "MATCH", `${f.prefix}:*`, "COUNT", 1000);
-    cursor = next;
-    if (keys.length) n += await f.redis.del(...keys);
-  } while (cursor !== "0");
-  return n;
-}
 
 /** A loopback TCP proxy to Postgres that can refuse and drop connections for a while. */
 async function pgProxy(target = { host: "127.0.0.1", port: 5432 }) {
@@ -78,7 +67,7 @@ describe("outages and cancel", () => {
       "two results",
       async () => (await f.db.trial.count({ where: { sweepId, resultAttempt: { not: null } } })) >= 2,
     );
-    expect(await deletePrefix(f)).toBeGreaterThan(0);
+    expect(await emptyRedis(f)).toBeGreaterThan(0);
     // nothing would run the lost queued trials now; the reconciler puts them back
     await waitFor(
       "sweep completed after reconcile",
