@@ -118,7 +118,7 @@ describe("Postgres is the record", () => {
     await sweepDone(f.db, sweepId, (FLEET_LEASE_SECONDS + 30) * 1000);
     expect(Date.now() - t0).toBeLessThan((FLEET_LEASE_SECONDS + 30) * 1000);
     const trials = await f.db.trial.findMany({ where: { sweepId } });
-    expect(trials.map((t) => t.status)).toEqual(Array(16).fill("succeeded"));
+    expect(trials.map((t) => [t.status, t.error])).toEqual(Array(16).fill(["succeeded", null]));
     // one result per trial, from the attempt that last claimed it
     for (const t of trials) expect(t.resultAttempt).toBe(t.attempts);
     // the victim's trials ran again (attempt 2) on the survivor; nobody else ran twice
