@@ -110,7 +110,7 @@ export async function startFleet(
     });
     const exited = new Promise<number | null>((r) => proc.on("exit", (code) => r(code)));
     const id = await new Promise<string>((res, rej) => {
-      const t = setTimeout(() => rej(new Error(`worker did not start:\n${out}`)), 30_000);
+      const t = setTimeout(() => rej(new Error(`worker did not start:\n${out}`)), 90_000);
       const check = () => {
         const m = /"ready":true,"workerId":"([^"]+)"/.exec(out);
         if (m?.[1]) {

@@ -1,3 +1,4 @@
+export * from "./fits.ts";
 export * from "./jobs.ts";
 export * from "./reconcile.ts";
 export * from "./results.ts";

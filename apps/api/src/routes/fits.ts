@@ -9,6 +9,7 @@ import {
   predictLr,
   type SweepFit,
 } from "@powersweep/fit";
+import { latestFit as latestStoredFit } from "@powersweep/orchestrator";
 import { Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import type { FastifyPluginAsync } from "fastify";
@@ -49,9 +50,7 @@ const FitsBodySchema = Type.Object(
 );
 
 async function latestFit(app: Parameters<FastifyPluginAsync>[0], sweepId: string) {
-  const sweep = await app.deps.db.sweep.findUnique({ where: { id: sweepId }, select: { id: true } });
-  if (!sweep) throw problem(404, "not-found", "Not found", `no sweep ${sweepId}`);
-  const fit = await app.deps.db.fit.findFirst({ where: { sweepId }, orderBy: { createdAt: "desc" } });
+  const fit = await latestStoredFit(app.deps.db, sweepId);
   if (!fit)
     throw problem(
       404,
