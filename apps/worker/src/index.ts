@@ -75,7 +75,10 @@ import {
 } from "@powersweep/trainer";
 import { DelayedError, type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
+import { workerSlots } from "./args.ts";
 import { createSlotPool } from "./slots.ts";
+
+export { parseWorkerArgs, type WorkerArgs, workerSlots } from "./args.ts";
 
 export const WORKER_VERSION = "0.1.0";
 
@@ -85,8 +88,10 @@ export interface WorkerOptions {
   redisPrefix: string;
   /** Root of per-trial checkpoint directories (<checkpointDir>/<trialId>). */
   checkpointDir: string;
-  /** GPU ids: one slot per device, each pinned with CUDA_VISIBLE_DEVICES for exec trainers. */
+  /** GPU ids: slotsPerDevice slots per device, each pinned with CUDA_VISIBLE_DEVICES for exec trainers. */
   devices?: string[];
+  /** Trials each device runs at once, each in its own trainer (exec trainers: its own process). Default 1. */
+  slotsPerDevice?: number;
   /** CPU slots when no devices are given (default 1). */
   concurrency?: number;
   /** Extra exec trainers: name → argv. */
@@ -133,7 +138,7 @@ export interface WorkerOptions {
 /** Worker options from the process configuration (loadConfig) and the command line's slots and trainers. */
 export function workerOptions(
   config: PowersweepConfig,
-  slots: Pick<WorkerOptions, "devices" | "concurrency" | "execTrainers"> = {},
+  slots: Pick<WorkerOptions, "devices" | "slotsPerDevice" | "concurrency" | "execTrainers"> = {},
 ): WorkerOptions {
   const defined = <T extends object>(o: T) =>
     Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
@@ -173,10 +178,7 @@ const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e)).s
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   const log =
     options.log ?? ((msg, fields) => console.error(JSON.stringify({ t: new Date().toISOString(), msg, ...fields })));
-  const devices = options.devices?.filter((d) => d !== "") ?? [];
-  const slots = devices.length
-    ? devices.map((d) => ({ device: d, name: d }))
-    : Array.from({ length: Math.max(1, options.concurrency ?? 1) }, (_, i) => ({ device: null, name: `cpu:${i}` }));
+  const slots = workerSlots(options);
   const id = options.workerId ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
   const heartbeatMs = options.heartbeatMs ?? 2000;
   const flushMs = options.metricsFlushMs ?? 2000;

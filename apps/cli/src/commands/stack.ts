@@ -22,37 +22,31 @@ export async function prepareServices(config: PowersweepConfig, { migrations = t
 
 export interface WorkerFlags {
   devices?: string;
+  slotsPerDevice?: string;
   concurrency?: string;
   trainerExec?: string[];
 }
 
-export function parseWorkerFlags(flags: WorkerFlags) {
-  const devices = flags.devices
-    ? flags.devices
-        .split(",")
-        .map((d) => d.trim())
-        .filter(Boolean)
-    : undefined;
-  const concurrency = flags.concurrency === undefined ? undefined : Number(flags.concurrency);
-  if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) {
-    throw new ServiceUnavailableError(`--concurrency must be a positive integer, got "${flags.concurrency}"`);
+/** The worker's own parser (one definition of the flags), fed the options commander collected. */
+export async function parseWorkerFlags(flags: WorkerFlags) {
+  const { parseWorkerArgs } = await import("@powersweep/worker");
+  const argv = [
+    ...(flags.devices !== undefined ? ["--devices", flags.devices] : []),
+    ...(flags.slotsPerDevice !== undefined ? ["--slots-per-device", flags.slotsPerDevice] : []),
+    ...(flags.concurrency !== undefined ? ["--concurrency", flags.concurrency] : []),
+    ...(flags.trainerExec ?? []).flatMap((t) => ["--trainer-exec", t]),
+  ];
+  try {
+    return parseWorkerArgs(argv);
+  } catch (e) {
+    throw new ServiceUnavailableError((e as Error).message);
   }
-  const execTrainers: Record<string, string[]> = {};
-  for (const spec of flags.trainerExec ?? []) {
-    const eq = spec.indexOf("=");
-    if (eq <= 0) throw new ServiceUnavailableError(`--trainer-exec expects name=command, got "${spec}"`);
-    execTrainers[spec.slice(0, eq)] = spec
-      .slice(eq + 1)
-      .split(" ")
-      .filter(Boolean);
-  }
-  return { devices, concurrency, execTrainers };
 }
 
 /** Worker options from the process configuration plus command-line flags (one definition: the worker's). */
 export async function workerOptions(
   config: PowersweepConfig,
-  flags: ReturnType<typeof parseWorkerFlags> | { concurrency?: number } = {},
+  flags: Awaited<ReturnType<typeof parseWorkerFlags>> | { concurrency?: number } = {},
 ) {
   const { workerOptions: fromConfig } = await import("@powersweep/worker");
   return fromConfig(config, flags);
