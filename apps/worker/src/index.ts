@@ -46,13 +46,10 @@ import {
   completeSweepIfDone,
   createTrialWriter,
   DEFAULT_LEASE_SECONDS,
-  heartbeat,
-  type MetricPoint,
   mayRetry,
   recordMetrics,
   registerWorker,
   releaseTrial,
-  renewLeases,
   retryDelayMs,
   type TrialResultRecord,
 } from "@powersweep/orchestrator";
@@ -66,17 +63,15 @@ import {
 } from "@powersweep/queue";
 import type { PowersweepConfig } from "@powersweep/runtime";
 import type { TrialConfig } from "@powersweep/spec";
-import {
-  createTrainer,
-  InvalidConfigError,
-  type Trainer,
-  type TrialProgress,
-  type TrialResult,
-} from "@powersweep/trainer";
+import { InvalidConfigError, type TrialProgress, type TrialResult } from "@powersweep/trainer";
 import { DelayedError, type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { workerSlots } from "./args.ts";
+import { type ActiveTrial, startHeartbeat } from "./lease.ts";
+import { createMetricsBuffer } from "./metrics.ts";
+import { createPersist, errorText, sleep } from "./persist.ts";
 import { createSlotPool } from "./slots.ts";
+import { createTrainerCache } from "./trainers.ts";
 
 export { parseWorkerArgs, type WorkerArgs, workerSlots } from "./args.ts";
 
@@ -160,20 +155,8 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
-interface Active {
-  trialId: string;
-  sweepId: string;
-  attempt: number;
-  controller: AbortController;
-  tokensPerSecond: number;
-}
-
 /** A job of a sweep still being accepted comes back after this long. */
 const CREATING_RETRY_MS = 2000;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "";
 
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   const log =
@@ -219,19 +202,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const fitQueue: FitQueue = createFitQueue(queueConnection, options.redisPrefix);
 
   let closing = false;
-  /** Retries a Postgres write with backoff until it succeeds (results are never dropped). */
-  async function persist<T>(label: string, fn: () => Promise<T>, maxTries = Number.POSITIVE_INFINITY): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (e) {
-        if (attempt >= maxTries) throw e;
-        const wait = Math.min(5000, 100 * 2 ** Math.min(attempt, 6));
-        log("postgres write failed, retrying", { op: label, attempt, retryInMs: wait, error: errorText(e) });
-        await sleep(wait);
-      }
-    }
-  }
+  const persist = createPersist(log);
 
   await persist(
     "registerWorker",
@@ -257,24 +228,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       if (bullWorker) bullWorker.concurrency = c;
     },
   });
-  const trainers = new Map<string, Promise<Trainer>>();
-  const getTrainer = (name: string, slot: number) => {
-    const key = `${name}@${slot}`;
-    let t = trainers.get(key);
-    if (!t) {
-      const device = slots[slot]?.device;
-      t = createTrainer(name, {
-        execTrainers: options.execTrainers,
-        env: device == null ? process.env : { ...process.env, CUDA_VISIBLE_DEVICES: device },
-        // several in-process tfjs trials already share the cores: no extra gradient thread
-        tfjsGradientWorker: slots.length > 1 ? false : undefined,
-      });
-      t.catch(() => trainers.delete(key));
-      trainers.set(key, t);
-    }
-    return t;
-  };
-  const active = new Map<string, Active>();
+  const getTrainer = createTrainerCache(slots, options.execTrainers);
+  const active = new Map<string, ActiveTrial>();
   const lastFitRequest = new Map<string, number>();
 
   async function afterResult(sweepId: string, checkSweep: boolean) {
@@ -341,32 +296,13 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     const { id: trialId, sweepId, attempt } = claimed;
     const checkpointPath = claimed.checkpointPath ?? join(options.checkpointDir, trialId);
     const controller = new AbortController();
-    const entry: Active = { trialId, sweepId, attempt, controller, tokensPerSecond: 0 };
+    const entry: ActiveTrial = { trialId, sweepId, attempt, controller, tokensPerSecond: 0 };
     active.set(trialId, entry);
     if (closing) controller.abort("shutdown");
-    // Metrics: buffered, written at a bounded rate; whatever is left goes with the result.
-    let buffer: MetricPoint[] = [];
-    let flushing: Promise<void> = Promise.resolve();
-    const flush = () => {
-      if (!buffer.length) return flushing;
-      const points = buffer;
-      buffer = [];
-      flushing = flushing.then(() =>
-        recordMetrics(sql, trialId, attempt, points).then(
-          () => {},
-          (e) => {
-            buffer = points.concat(buffer); // kept; written with the next flush or the result
-            log("metrics write failed, kept", { trialId, error: errorText(e) });
-          },
-        ),
-      );
-      return flushing;
-    };
-    const timer = setInterval(() => void flush(), flushMs);
+    const metricsBuffer = createMetricsBuffer({ sql, trialId, attempt, flushMs, flushPoints, log });
     const onProgress = (p: TrialProgress) => {
       entry.tokensPerSecond = p.tokensPerSecond;
-      buffer.push({ step: p.step, tokens: p.tokens, lr: p.lr, trainLoss: p.trainLoss, evalLoss: p.evalLoss ?? null });
-      if (buffer.length >= flushPoints) void flush();
+      metricsBuffer.push(p);
     };
     let result: TrialResult | null = null;
     let thrown: unknown = null;
@@ -382,12 +318,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     } catch (e) {
       thrown = e;
     } finally {
-      clearInterval(timer);
       active.delete(trialId);
       releaseSlot(); // the trainer is done with the device; the result is written off-slot
     }
-    await flushing;
-    const metrics = buffer;
+    const metrics = await metricsBuffer.close();
     const reason = controller.signal.aborted ? String(controller.signal.reason) : null;
 
     const finish = async (record: TrialResultRecord) => {
@@ -475,38 +409,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   worker.concurrency = pool.concurrency;
   worker.on("error", (e) => log("worker error", { error: errorText(e) }));
 
-  let beating: Promise<void> = Promise.resolve();
-  const beat = async (state?: "stopping" | "stopped") => {
-    const running = [...active.values()];
-    const tps = running.reduce((s, a) => s + a.tokensPerSecond, 0);
-    try {
-      await heartbeat(db, id, {
-        state: state ?? (running.length ? "busy" : "idle"),
-        currentTrialId: running[0]?.trialId ?? null,
-        tokensPerSecond: running.length ? tps : null,
-      });
-      // The leases: a trial this worker no longer holds (cancelled, or taken back after its lease
-      // expired) stops; nothing is recorded for it.
-      if (running.length && !state) {
-        const held = await renewLeases(
-          sql,
-          id,
-          running.map((a) => a.trialId),
-          leaseSeconds,
-        );
-        for (const a of running) {
-          if (held.has(a.trialId) || a.controller.signal.aborted) continue;
-          log("trial no longer held (cancelled or lease lost): stopping it", { trialId: a.trialId });
-          a.controller.abort("lost");
-        }
-      }
-    } catch (e) {
-      log("heartbeat failed", { error: errorText(e) });
-    }
-  };
-  const hb = setInterval(() => {
-    beating = beating.then(() => beat());
-  }, heartbeatMs);
+  const hb = startHeartbeat({ db, sql, workerId: id, active, heartbeatMs, leaseSeconds, log });
   log("worker started", { workerId: id, slots: slots.map((s) => s.name), prefix: options.redisPrefix });
 
   let closed: Promise<void> | null = null;
@@ -515,9 +418,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     close() {
       closed ??= (async () => {
         closing = true;
-        clearInterval(hb);
-        await beating;
-        await beat("stopping");
+        await hb.stop();
+        await hb.beat("stopping");
         for (const a of active.values()) a.controller.abort("shutdown");
         const done = worker.close();
         const timeoutMs = options.shutdownTimeoutMs ?? 30_000;
@@ -528,7 +430,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
           });
           await worker.close(true).catch(() => {});
         }
-        await beat("stopped");
+        await hb.beat("stopped");
         await fitQueue.close().catch(() => {});
         await Promise.all([connection, queueConnection].map((c: Redis) => c.quit().catch(() => c.disconnect())));
         await db.$disconnect();
