@@ -55,8 +55,11 @@ export interface WorkerProc {
   exited: Promise<number | null>;
 }
 
-/** Trial lease of the fleet's workers (seconds): a SIGKILLed worker's trial runs again after about this long. */
-export const FLEET_LEASE_SECONDS = 3;
+/**
+ * Trial lease of the fleet's workers (seconds): a SIGKILLed worker's trial runs again after about
+ * this long. Twelve heartbeats (500 ms) long, so a loaded machine's late beat does not lose a lease.
+ */
+export const FLEET_LEASE_SECONDS = 6;
 
 export async function startFleet(
   label: string,
