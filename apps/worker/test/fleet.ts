@@ -133,8 +133,18 @@ export async function startFleet(
   }
 
   async function createSweep(configs: TrialConfig[], { trainer = "sleep", maxAttempts = 3, enqueue = true } = {}) {
+    // `creating` until its trials are written, as an accept does: the sweeper would otherwise settle
+    // a sweep without trials as completed.
     const sweep = await db.sweep.create({
-      data: { name: `${label}-sweep`, kind: "lr_grid", spec: {}, trainer, maxAttempts, trialCount: configs.length },
+      data: {
+        name: `${label}-sweep`,
+        kind: "lr_grid",
+        spec: {},
+        trainer,
+        maxAttempts,
+        trialCount: configs.length,
+        status: "creating",
+      },
     });
     const trialIds: string[] = [];
     for (const c of configs) {
@@ -153,6 +163,7 @@ export async function startFleet(
       });
       trialIds.push(t.id);
     }
+    await db.sweep.update({ where: { id: sweep.id }, data: { status: "queued" } });
     if (enqueue)
       await enqueueTrials(
         queue,
