@@ -41,8 +41,6 @@ export function sweepDeps(d: ApiDeps): SweepDeps {
   return {
     db: d.db,
     trialQueue: d.trialQueue,
-    redis: d.redis,
-    redisPrefix: d.config.redisPrefix,
     maxTrialsPerSweep: d.config.maxTrialsPerSweep,
     ...(d.sql ? { sql: d.sql } : {}),
   };

@@ -10,9 +10,6 @@ export type { ApiDeps } from "./deps.ts";
 export { errorHandler, ProblemError, problem } from "./problem.ts";
 export { buildServer } from "./server.ts";
 
-/** How often the reconciler runs while the API is up. */
-export const RECONCILE_INTERVAL_MS = 30_000;
-
 export async function startApi(
   config: PowersweepConfig,
   { logger = { level: config.logLevel }, auth }: { logger?: FastifyServerOptions["logger"]; auth?: boolean } = {},
@@ -23,10 +20,11 @@ export async function startApi(
   const fitQueue = createFitQueue(redis, config.redisPrefix);
   const app = buildServer({ db, redis, trialQueue, fitQueue, config, logger, ...(auth !== undefined ? { auth } : {}) });
   const reconciler = startReconciler(db, trialQueue, {
-    intervalMs: RECONCILE_INTERVAL_MS,
+    intervalMs: config.sweeperIntervalMs,
     onError: (err) => app.log.error({ err }, "reconcile failed"),
     onResult: (r) => {
-      if (r.requeued || r.completed || r.started || r.abandoned) app.log.info(r, "reconciled");
+      if (r.requeued || r.leaseRetried || r.leaseFailed || r.cancelled || r.completed || r.started || r.abandoned)
+        app.log.info(r, "reconciled");
     },
   });
   await reconciler.first;

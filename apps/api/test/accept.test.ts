@@ -2,7 +2,7 @@
 // chunk's jobs enqueued as soon as it commits) behind a `creating` status. These tests hold the
 // guarantees: the stored configs are the expansion's, a sweep being accepted is never shown as
 // accepted, a failure half-way leaves nothing, and an accept that dies is removed by the reconciler.
-import { acceptHooks, INSERT_CHUNK, reconcile } from "@powersweep/orchestrator";
+import { acceptHooks, claimBlocker, INSERT_CHUNK, markRunning, reconcile } from "@powersweep/orchestrator";
 import { parseSweepDocument } from "@powersweep/spec";
 import { expandSweep } from "@powersweep/sweep";
 import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
@@ -140,27 +140,28 @@ test("while it is accepted a sweep is `creating`: not accepted, not reconciled, 
   expect(await jobsOf(sweepId)).toHaveLength(3000);
 });
 
-test("a sweep whose trials all finish while it is accepted ends completed, not stuck running", async () => {
+test("no worker claims a trial of a sweep while it is accepted; once accepted, it can", async () => {
   const doc = lrGrid({
-    name: "accept finishes early",
+    name: "accept invisible",
     axes: { models: [tinyModel("a", 32)], tokens: [1e5], batchSize: [4], lr: [1e-3, 2e-3, 4e-3] },
   });
+  const seen: Array<string | null> = [];
+  let trialId = "";
   acceptHooks.afterChunk = async (id) => {
-    // the fleet claims and finishes every trial before the accept's final commit
-    await api.db.$executeRawUnsafe(
-      `UPDATE "Trial" SET status = 'succeeded', attempts = 1, "resultAttempt" = 1, "finishedAt" = now() WHERE "sweepId" = $1::uuid`,
-      id,
-    );
+    // a worker takes a job of the first chunk before the accept's final commit
+    const t = await api.db.trial.findFirstOrThrow({ where: { sweepId: id } });
+    trialId = t.id;
+    seen.push((await markRunning(api.db, t.id, "early-worker"))?.id ?? null);
+    seen.push(await claimBlocker(api.db, t.id));
   };
   const res = await post(doc);
   expect(res.statusCode).toBe(201);
-  expect(res.json()).toMatchObject({ status: "completed", trialCount: 3 });
-  const read = (await get(`/v1/sweeps/${res.json().id}`)).json();
-  expect(read).toMatchObject({ status: "completed", counts: { succeeded: 3 } });
-  expect(read.finishedAt).toBeTruthy();
+  expect(seen).toEqual([null, "wait"]);
+  expect(res.json()).toMatchObject({ status: "queued", trialCount: 3 });
+  expect((await markRunning(api.db, trialId, "worker"))?.attempt).toBe(1);
 });
 
-test("an accept that fails half-way removes its sweep, its trials and the jobs it added", async () => {
+test("an accept that fails half-way removes its sweep and its trials; the jobs it added find nothing to run", async () => {
   let sweepId = "";
   acceptHooks.afterChunk = (id, enqueued) => {
     sweepId = id;
@@ -172,11 +173,14 @@ test("an accept that fails half-way removes its sweep, its trials and the jobs i
   expect(sweepId).not.toBe("");
   expect(await api.db.sweep.findUnique({ where: { id: sweepId } })).toBeNull();
   expect(await api.db.trial.count({ where: { sweepId } })).toBe(0);
-  expect(await jobsOf(sweepId)).toHaveLength(0);
+  const [job] = await jobsOf(sweepId);
+  expect(job).toBeDefined();
+  expect(await markRunning(api.db, job as string, "worker")).toBeNull();
+  expect(await claimBlocker(api.db, job as string)).toBe("skip");
   expect((await get(`/v1/sweeps/${sweepId}`)).statusCode).toBe(404);
 });
 
-test("an accept that dies (no heartbeat) is removed by the reconciler with its jobs, never half-accepted", async () => {
+test("an accept that dies (no heartbeat) is removed by the sweeper, never half-accepted, none of its trials run", async () => {
   const stalled = deferred();
   const never = deferred();
   let sweepId = "";
@@ -196,12 +200,10 @@ test("an accept that dies (no heartbeat) is removed by the reconciler with its j
   expect(r).toMatchObject({ abandoned: 1, requeued: 0 });
   expect(await api.db.sweep.findUnique({ where: { id: sweepId } })).toBeNull();
   expect(await api.db.trial.count({ where: { sweepId } })).toBe(0);
-  expect(await jobsOf(sweepId)).toHaveLength(0);
   // If that accept was only slow, it finds its sweep gone and fails rather than half-accepting it.
   never.resolve();
   const res = await pending;
   expect(res.statusCode).toBe(500);
   expect(await api.db.sweep.findUnique({ where: { id: sweepId } })).toBeNull();
   expect(await api.db.trial.count({ where: { sweepId } })).toBe(0);
-  expect(await jobsOf(sweepId)).toHaveLength(0);
 });

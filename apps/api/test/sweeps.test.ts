@@ -1,7 +1,7 @@
 // Sweep lifecycle through the HTTP API on real Postgres and Redis: create, dry run, cap, import,
 // read, cancel, retry, extend, reconcile.
 import { reconcile } from "@powersweep/orchestrator";
-import { cancelChannel, createRedis, createTrialQueue } from "@powersweep/queue";
+import { createRedis, createTrialQueue } from "@powersweep/queue";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { buildServer } from "../src/index.ts";
 import { lrGrid, startTestApi, type TestApi, tinyModel } from "./helpers.ts";
@@ -216,29 +216,65 @@ test("GET /trials/:id returns the config and loss curve", async () => {
   expect((await get("/v1/trials/not-a-uuid")).statusCode).toBe(400);
 });
 
-test("cancel removes queued jobs, marks them cancelled and tells running trials to stop", async () => {
+test("cancel marks queued and running trials cancelled at once; the queued trials' jobs go after the answer", async () => {
   const { id } = (await post("/v1/sweeps", lrGrid({ name: "cancel" }))).json();
   const running = await api.db.trial.findFirstOrThrow({ where: { sweepId: id } });
   await api.db.trial.update({ where: { id: running.id }, data: { status: "running" } });
-  const sub = createRedis({ url: api.config.redisUrl });
-  const messages: string[] = [];
-  sub.on("message", (_ch, m) => messages.push(m));
-  await sub.subscribe(cancelChannel(api.config.redisPrefix));
-  try {
-    const res = await post(`/v1/sweeps/${id}/cancel`);
-    expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ status: "cancelled", cancelled: 11, removedJobs: 11, signalled: 1 });
-    const trials = await api.db.trial.findMany({ where: { sweepId: id } });
-    expect(trials.filter((t) => t.status === "cancelled")).toHaveLength(11);
-    expect(trials.find((t) => t.id === running.id)?.status).toBe("running");
-    const jobs = await jobIds();
-    for (const t of trials) if (t.id !== running.id) expect(jobs.has(t.id)).toBe(false);
-    await expect.poll(() => messages.length).toBe(1);
-    expect(JSON.parse(messages[0] ?? "{}")).toEqual({ sweepId: id, trialIds: [running.id] });
-    expect((await get(`/v1/sweeps/${id}`)).json().status).toBe("cancelled");
-  } finally {
-    sub.disconnect();
-  }
+  const res = await post(`/v1/sweeps/${id}/cancel`);
+  expect(res.statusCode).toBe(200);
+  expect(res.json()).toMatchObject({ status: "cancelled", cancelled: 12, signalled: 1 });
+  // the running trial is cancelled in the same statement: its worker sees it at its next heartbeat
+  expect((await api.db.trial.findUniqueOrThrow({ where: { id: running.id } })).status).toBe("cancelled");
+  await expect
+    .poll(async () => (await api.db.trial.findMany({ where: { sweepId: id } })).map((t) => t.status))
+    .toEqual(Array(12).fill("cancelled"));
+  await expect
+    .poll(async () => {
+      const jobs = await jobIds();
+      return (await api.db.trial.findMany({ where: { sweepId: id } })).filter((t) => jobs.has(t.id)).length;
+    })
+    .toBe(0);
+  expect((await get(`/v1/sweeps/${id}`)).json().status).toBe("cancelled");
+});
+
+test("resume queues a cancelled sweep's cancelled and failed trials again, each with a job", async () => {
+  const { id } = (await post("/v1/sweeps", lrGrid({ name: "resume" }))).json();
+  expect((await post(`/v1/sweeps/${id}/resume`)).statusCode).toBe(409); // not cancelled
+  const [done] = await api.db.trial.findMany({ where: { sweepId: id }, take: 1 });
+  if (!done) throw new Error("no trial");
+  await api.db.trial.update({ where: { id: done.id }, data: { status: "succeeded", resultAttempt: 1 } });
+  await post(`/v1/sweeps/${id}/cancel`);
+  await expect.poll(async () => api.db.trial.count({ where: { sweepId: id, status: "cancelled" } })).toBe(11);
+  const res = await post(`/v1/sweeps/${id}/resume`);
+  expect(res.statusCode).toBe(200);
+  expect(res.json()).toEqual({ id, resumed: 11 });
+  const trials = await api.db.trial.findMany({ where: { sweepId: id } });
+  expect(trials.filter((t) => t.status === "queued")).toHaveLength(11);
+  expect(trials.find((t) => t.id === done.id)?.status).toBe("succeeded");
+  const jobs = await jobIds();
+  for (const t of trials) if (t.status === "queued") expect(jobs.has(t.id)).toBe(true);
+  expect((await get(`/v1/sweeps/${id}`)).json().status).toBe("queued");
+});
+
+test("the same POST twice with one Idempotency-Key creates one sweep", async () => {
+  const body = lrGrid({ name: "idem" });
+  const key = `idem-${Math.random().toString(36).slice(2)}`;
+  const send = () =>
+    api.app.inject({
+      method: "POST",
+      url: "/v1/sweeps",
+      headers: { ...api.auth(), "content-type": "application/json", "idempotency-key": key },
+      payload: JSON.stringify(body),
+    });
+  const first = await send();
+  const second = await send();
+  expect(first.statusCode).toBe(201);
+  expect(second.statusCode).toBe(200);
+  expect(second.json()).toMatchObject({ id: first.json().id, trialCount: 12, status: first.json().status });
+  expect(await api.db.sweep.count({ where: { name: "idem" } })).toBe(1);
+  // without the key, the same document is a new sweep
+  expect((await post("/v1/sweeps", body)).statusCode).toBe(201);
+  expect(await api.db.sweep.count({ where: { name: "idem" } })).toBe(2);
 });
 
 test("retry queues crashed trials again as new jobs; other failures stay", async () => {
@@ -251,6 +287,8 @@ test("retry queues crashed trials again as new jobs; other failures stay", async
   });
   await api.db.trial.update({ where: { id: c.id }, data: { status: "failed", errorClass: "invalid_config" } });
   const oldTimestamp = (await api.trialQueue.getJob(a.id))?.timestamp ?? 0;
+  // their jobs ran and finished (as a failed job stays in Redis for a while)
+  for (const t of [a, b]) await api.redis.hset(api.trialQueue.toKey(t.id), "finishedOn", Date.now());
   await new Promise((r) => setTimeout(r, 5));
   const res = await post(`/v1/sweeps/${id}/retry`);
   expect(res.json()).toEqual({ id, retried: 2 });
@@ -292,7 +330,7 @@ test("the reconciler restores jobs whose Redis keys were deleted and completes f
   for (const t of trials) expect((await api.trialQueue.getJob(t.id))?.data).toEqual({ trialId: t.id, sweepId: id });
   // Running it again adds no second job for any trial.
   await reconcile(api.db, api.trialQueue, { sweepIds: [id] });
-  const waiting = (await api.trialQueue.getWaiting(0, -1)).filter((j) => j.data.sweepId === id);
+  const waiting = (await api.trialQueue.getJobs(["waiting", "prioritized"])).filter((j) => j.data.sweepId === id);
   expect(waiting.map((j) => j.id).sort()).toEqual(trials.map((t) => t.id).sort());
   await api.db.trial.updateMany({ where: { sweepId: id }, data: { status: "succeeded" } });
   await reconcile(api.db, api.trialQueue, { sweepIds: [id] });

@@ -107,10 +107,7 @@ export async function demo(o: { quick?: boolean; keep?: boolean; out: string }) 
   const trialQueue = createTrialQueue(redis, config.redisPrefix);
   const leftovers = await db.sweep.findMany({ where: { status: { in: ["queued", "running"] } }, select: { id: true } });
   for (const s of leftovers)
-    await cancelSweep(
-      { db, trialQueue, redis, redisPrefix: config.redisPrefix, maxTrialsPerSweep: config.maxTrialsPerSweep },
-      s.id,
-    );
+    await cancelSweep({ db, trialQueue, maxTrialsPerSweep: config.maxTrialsPerSweep }, s.id, { background: false });
   if (leftovers.length) say(`cancelled ${leftovers.length} unfinished sweep(s) left by an earlier demo`);
 
   const { api, port } = await listenApi(config);

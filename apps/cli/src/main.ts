@@ -57,15 +57,16 @@ program
   .command("worker")
   .description("run a worker: one trial per device at a time")
   .option("--devices <list>", "GPU indices, one processor each (e.g. 0,1,2,3)")
+  .option("--slots-per-device <n>", "trials per device at once, each its own process (default 1)")
   .option("--concurrency <n>", "CPU trial slots (default 1)")
   .option("--trainer-exec <name=command...>", "offer an exec trainer under a name (repeatable)")
   .action(async (o) => {
     const { prepareServices, closeOnSignals, parseWorkerFlags, workerOptions } = await import("./commands/stack.ts");
     const config = loadConfig();
-    const flags = parseWorkerFlags(o);
+    const flags = await parseWorkerFlags(o);
     await prepareServices(config, { migrations: false });
     const { startWorker } = await import("@powersweep/worker");
-    closeOnSignals([await startWorker(workerOptions(config, flags))], "worker");
+    closeOnSignals([await startWorker(await workerOptions(config, flags))], "worker");
   });
 
 // --- tokens (through the API, admin scope) ----------------------------------------------------

@@ -8,47 +8,54 @@
 // per device at a time, while the previous trial's result commit and job acknowledgement overlap
 // the next trial's start.
 //
-// Postgres per trial: the claim (markRunning) and the result through one group-commit writer
-// (createTrialWriter): claims and results of concurrent slots share one statement, each row stays
-// idempotent, all as prepared statements. A claim alone goes to a pool with synchronous_commit =
-// off (a claim can be redone); a result, or a result with the next trial's claim (one statement:
+// Postgres per trial: the claim (markRunning: queued → running with a lease) and the result through
+// one group-commit writer (createTrialWriter): claims and results of concurrent slots share one
+// statement, each row stays idempotent, all as prepared statements. A claim alone goes to a pool
+// with synchronous_commit = off (a claim lost in a Postgres crash leaves the trial queued, and the
+// sweeper gives it a job again); a result, or a result with the next trial's claim (one statement:
 // with one slot, the usual case), commits synchronously. The BullMQ job is acknowledged only after
-// its result has committed.
+// its result has committed. The job is transport: attempts and retries are decided in Postgres.
+//
+// Lease: the heartbeat (heartbeatMs) renews the lease of every running trial (leaseSeconds). A
+// trial it no longer holds (cancelled, or taken back by the sweeper after its lease expired) is
+// aborted and nothing is recorded for it.
 //
 // Faults:
-//   SIGKILL       the job's lock expires (lockDurationMs) and another worker's stalled check
-//                 (stalledIntervalMs) puts it back; the next attempt resumes from
-//                 <checkpointDir>/<trialId> (checkpoints every checkpointEveryTokens).
+//   SIGKILL       the lease expires (leaseSeconds) and the sweeper (API process) queues the trial
+//                 again for its next attempt; that attempt resumes from <checkpointDir>/<trialId>
+//                 (checkpoints every checkpointEveryTokens). BullMQ's stalled check may deliver
+//                 the old job sooner: its claim finds the trial running and does nothing.
 //   close()       (SIGTERM) stop fetching, abort running trials with reason "shutdown" (the
 //                 trainer checkpoints), put each trial back to queued and its job back to wait
 //                 (job.moveToWait + WaitingError: no attempt consumed), exit within the timeout.
 //   Redis lost    ioredis reconnects; results go to Postgres, so a vanished job still records.
 //   Postgres lost result writes retry with backoff (kept in memory until written, each retry logged).
-//   crash         trainer throws: back to queued and BullMQ retries with backoff; after the last
-//                 attempt, failed with errorClass "crash".
+//   crash         trainer throws: back to queued and the job delayed by the retry backoff
+//                 (packages/orchestrator retry.ts); after the last attempt, failed with errorClass "crash".
 //   invalid       InvalidConfigError: failed at once, errorClass "invalid-config" (UnrecoverableError).
-//   cancel        the cancel channel (and a poll of sweep status at each heartbeat) aborts running
-//                 trials of a cancelled sweep with reason "cancel"; they are recorded cancelled.
+//   cancel        cancel marks the running trials cancelled in Postgres; the next lease renewal
+//                 misses them and aborts them (reason "lost"), recording nothing.
+//   creating      a job of a sweep still being accepted is claimed by nobody: it is delayed and
+//                 tried again (claimBlocker).
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { createDb, createSqlPool, type Db } from "@powersweep/db";
 import {
   type ClaimedTrial,
-  cancelledSweeps,
+  claimBlocker,
   completeSweepIfDone,
   createTrialWriter,
-  heartbeat,
-  type MetricPoint,
+  DEFAULT_LEASE_SECONDS,
+  mayRetry,
   recordCurve,
   recordMetrics,
   registerWorker,
   releaseTrial,
+  retryDelayMs,
   sweepTrialMaxSeconds,
   type TrialResultRecord,
 } from "@powersweep/orchestrator";
 import {
-  type CancelMessage,
-  cancelChannel,
   createFitQueue,
   createRedis,
   type FitQueue,
@@ -56,17 +63,19 @@ import {
   requestFit,
   type TrialJobData,
 } from "@powersweep/queue";
+import type { PowersweepConfig } from "@powersweep/runtime";
 import type { TrialConfig } from "@powersweep/spec";
-import {
-  createTrainer,
-  InvalidConfigError,
-  type Trainer,
-  type TrialProgress,
-  type TrialResult,
-} from "@powersweep/trainer";
-import { type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
+import { InvalidConfigError, type TrialProgress, type TrialResult } from "@powersweep/trainer";
+import { DelayedError, type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
+import { workerSlots } from "./args.ts";
+import { type ActiveTrial, startHeartbeat } from "./lease.ts";
+import { createMetricsBuffer } from "./metrics.ts";
+import { createPersist, errorText, sleep } from "./persist.ts";
 import { createSlotPool } from "./slots.ts";
+import { createTrainerCache } from "./trainers.ts";
+
+export { parseWorkerArgs, type WorkerArgs, workerSlots } from "./args.ts";
 
 export const WORKER_VERSION = "0.1.0";
 
@@ -76,17 +85,24 @@ export interface WorkerOptions {
   redisPrefix: string;
   /** Root of per-trial checkpoint directories (<checkpointDir>/<trialId>). */
   checkpointDir: string;
-  /** GPU ids: one slot per device, each pinned with CUDA_VISIBLE_DEVICES for exec trainers. */
+  /** GPU ids: slotsPerDevice slots per device, each pinned with CUDA_VISIBLE_DEVICES for exec trainers. */
   devices?: string[];
+  /** Trials each device runs at once, each in its own trainer (exec trainers: its own process). Default 1. */
+  slotsPerDevice?: number;
   /** CPU slots when no devices are given (default 1). */
   concurrency?: number;
   /** Extra exec trainers: name → argv. */
   execTrainers?: Record<string, string[]>;
   /** Default: <host>:<pid>:<random>. */
   workerId?: string;
-  /** Heartbeat period (default 2000 ms). */
+  /** Heartbeat period (default 2000 ms): the worker row and the leases of its running trials. */
   heartbeatMs?: number;
-  /** BullMQ lock duration: a SIGKILLed worker's job is recovered after about this long (default 30 s). */
+  /**
+   * Lease of a running trial (default 60 s), renewed by each heartbeat: a trial whose worker died
+   * runs again about this long after its last heartbeat.
+   */
+  leaseSeconds?: number;
+  /** BullMQ lock duration: a SIGKILLed worker's job goes back to wait after about this long (default 30 s). */
   lockDurationMs?: number;
   /** BullMQ stalled-job check period (default 30 s). */
   stalledIntervalMs?: number;
@@ -118,36 +134,45 @@ export interface WorkerOptions {
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
+/** Worker options from the process configuration (loadConfig) and the command line's slots and trainers. */
+export function workerOptions(
+  config: PowersweepConfig,
+  slots: Pick<WorkerOptions, "devices" | "slotsPerDevice" | "concurrency" | "execTrainers"> = {},
+): WorkerOptions {
+  const defined = <T extends object>(o: T) =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+  return {
+    databaseUrl: config.databaseUrl,
+    redisUrl: config.redisUrl,
+    redisPrefix: config.redisPrefix,
+    checkpointDir: config.checkpointDir,
+    checkpointEveryTokens: config.checkpointEveryTokens,
+    leaseSeconds: config.trialLeaseSeconds,
+    trialMaxSeconds: config.trialMaxSeconds,
+    ...defined(config.worker),
+    ...defined(slots),
+  };
+}
+
 export interface RunningWorker {
   id: string;
   /** Graceful stop: running trials are checkpointed and released back to the queue. */
   close(): Promise<void>;
 }
 
-interface Active {
-  trialId: string;
-  sweepId: string;
-  attempt: number;
-  controller: AbortController;
-  tokensPerSecond: number;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "";
+/** A job of a sweep still being accepted comes back after this long. */
+const CREATING_RETRY_MS = 2000;
 
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   const log =
     options.log ?? ((msg, fields) => console.error(JSON.stringify({ t: new Date().toISOString(), msg, ...fields })));
-  const devices = options.devices?.filter((d) => d !== "") ?? [];
-  const slots = devices.length
-    ? devices.map((d) => ({ device: d, name: d }))
-    : Array.from({ length: Math.max(1, options.concurrency ?? 1) }, (_, i) => ({ device: null, name: `cpu:${i}` }));
+  const slots = workerSlots(options);
   const id = options.workerId ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
   const heartbeatMs = options.heartbeatMs ?? 2000;
   const flushMs = options.metricsFlushMs ?? 2000;
   const flushPoints = options.metricsFlushPoints ?? 200;
   const fitDebounceMs = options.fitDebounceMs ?? 2000;
+  const leaseSeconds = options.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
 
   // Prisma for the fleet rows; plain pg pools for the per-trial hot path (results.ts takes either).
   const db: Db = createDb({ url: options.databaseUrl, max: 2 });
@@ -161,10 +186,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     genericPlans: true,
   });
   // Claims only (markRunning): synchronous_commit = off, so a claim does not wait for its WAL
-  // flush. Safe because a claim can be redone: its BullMQ job stays active until the result is
-  // committed, and the result's commit (synchronous, on `sql`) flushes the WAL up to itself, so a
-  // durable result implies a durable claim. If Postgres crashes and drops an unflushed claim, the
-  // result finds the trial at an earlier attempt (claimLost) and the job is retried, not acknowledged.
+  // flush. Safe because a claim can be redone: the result's commit (synchronous, on `sql`) flushes
+  // the WAL up to itself, so a durable result implies a durable claim. If Postgres crashes and drops
+  // an unflushed claim, the result finds the trial queued and records nothing; the sweeper gives
+  // the queued trial a job again.
   const claimSql = createSqlPool({
     url: options.databaseUrl,
     max: slots.length,
@@ -174,29 +199,15 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   // Claims and results: one group commit (the claims and results of concurrent slots share one
   // statement and one round trip; results also one WAL flush). A result and a claim that are ready
   // together (one trial ends, the next takes its slot) go in one statement on `sql`, durable.
-  const writer = createTrialWriter({ claimDb: claimSql, resultDb: sql, workerId: id });
+  const writer = createTrialWriter({ claimDb: claimSql, resultDb: sql, workerId: id, leaseSeconds });
   for (const p of [sql, claimSql]) p.on("error", (e) => log("postgres pool error", { error: errorText(e) }));
   const connection = createRedis({ url: options.redisUrl, forWorker: true });
   const queueConnection = createRedis({ url: options.redisUrl });
-  const subscriber = createRedis({ url: options.redisUrl, forWorker: true });
-  for (const c of [connection, queueConnection, subscriber])
-    c.on("error", (e) => log("redis error", { error: errorText(e) }));
+  for (const c of [connection, queueConnection]) c.on("error", (e) => log("redis error", { error: errorText(e) }));
   const fitQueue: FitQueue = createFitQueue(queueConnection, options.redisPrefix);
 
   let closing = false;
-  /** Retries a Postgres write with backoff until it succeeds (results are never dropped). */
-  async function persist<T>(label: string, fn: () => Promise<T>, maxTries = Number.POSITIVE_INFINITY): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (e) {
-        if (attempt >= maxTries) throw e;
-        const wait = Math.min(5000, 100 * 2 ** Math.min(attempt, 6));
-        log("postgres write failed, retrying", { op: label, attempt, retryInMs: wait, error: errorText(e) });
-        await sleep(wait);
-      }
-    }
-  }
+  const persist = createPersist(log);
 
   await persist(
     "registerWorker",
@@ -222,24 +233,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       if (bullWorker) bullWorker.concurrency = c;
     },
   });
-  const trainers = new Map<string, Promise<Trainer>>();
-  const getTrainer = (name: string, slot: number) => {
-    const key = `${name}@${slot}`;
-    let t = trainers.get(key);
-    if (!t) {
-      const device = slots[slot]?.device;
-      t = createTrainer(name, {
-        execTrainers: options.execTrainers,
-        env: device == null ? process.env : { ...process.env, CUDA_VISIBLE_DEVICES: device },
-        // several in-process tfjs trials already share the cores: no extra gradient thread
-        tfjsGradientWorker: slots.length > 1 ? false : undefined,
-      });
-      t.catch(() => trainers.delete(key));
-      trainers.set(key, t);
-    }
-    return t;
-  };
-  const active = new Map<string, Active>();
+  const getTrainer = createTrainerCache(slots, options.execTrainers);
+  const active = new Map<string, ActiveTrial>();
   const lastFitRequest = new Map<string, number>();
 
   async function afterResult(sweepId: string, checkSweep: boolean) {
@@ -281,7 +276,15 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         () => writer.claim(trialId, { checkpointPath: join(options.checkpointDir, trialId) }),
         30,
       );
-      if (!claimed) return { skipped: true };
+      if (!claimed) {
+        // A sweep still being accepted: come back later. Anything else (running elsewhere,
+        // finished, cancelled, gone): nothing to do.
+        if (token && (await claimBlocker(sql, trialId).catch(() => "skip")) === "wait") {
+          await job.moveToDelayed(Date.now() + CREATING_RETRY_MS, token);
+          throw new DelayedError();
+        }
+        return { skipped: true };
+      }
       return await runClaimed(job, token, claimed, lease.slot, () => lease.release());
     } finally {
       lease.settle();
@@ -298,30 +301,12 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     const { id: trialId, sweepId, attempt } = claimed;
     const checkpointPath = claimed.checkpointPath ?? join(options.checkpointDir, trialId);
     const controller = new AbortController();
-    const entry: Active = { trialId, sweepId, attempt, controller, tokensPerSecond: 0 };
+    const entry: ActiveTrial = { trialId, sweepId, attempt, controller, tokensPerSecond: 0 };
     active.set(trialId, entry);
     if (closing) controller.abort("shutdown");
-    // Metrics: buffered, written at a bounded rate; whatever is left goes with the result.
-    let buffer: MetricPoint[] = [];
-    let flushing: Promise<void> = Promise.resolve();
-    const flush = () => {
-      if (!buffer.length) return flushing;
-      const points = buffer;
-      buffer = [];
-      flushing = flushing.then(() =>
-        recordMetrics(sql, trialId, attempt, points).then(
-          () => {},
-          (e) => {
-            buffer = points.concat(buffer); // kept; written with the next flush or the result
-            log("metrics write failed, kept", { trialId, error: errorText(e) });
-          },
-        ),
-      );
-      return flushing;
-    };
-    const timer = setInterval(() => void flush(), flushMs);
-    // the wall-clock limit (the sweep's, at most the deployment's): a stuck trial is stopped (an
-    // exec trainer with its process group)
+    const metricsBuffer = createMetricsBuffer({ sql, trialId, attempt, flushMs, flushPoints, log });
+    // The wall-clock limit (the sweep's, at most the deployment's): a stuck trial is stopped (an
+    // exec trainer with its process group).
     const cap = options.trialMaxSeconds ?? 0;
     const own = await sweepTrialMaxSeconds(sql, sweepId).catch(() => null);
     const limitSeconds = own !== null && (cap <= 0 || own < cap) ? own : cap;
@@ -331,8 +316,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         : null;
     const onProgress = (p: TrialProgress) => {
       entry.tokensPerSecond = p.tokensPerSecond;
-      buffer.push({ step: p.step, tokens: p.tokens, lr: p.lr, trainLoss: p.trainLoss, evalLoss: p.evalLoss ?? null });
-      if (buffer.length >= flushPoints) void flush();
+      metricsBuffer.push(p);
     };
     let result: TrialResult | null = null;
     let thrown: unknown = null;
@@ -348,13 +332,11 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     } catch (e) {
       thrown = e;
     } finally {
-      clearInterval(timer);
       if (limit) clearTimeout(limit);
       active.delete(trialId);
       releaseSlot(); // the trainer is done with the device; the result is written off-slot
     }
-    await flushing;
-    const metrics = buffer;
+    const metrics = await metricsBuffer.close();
     const reason = controller.signal.aborted ? String(controller.signal.reason) : null;
 
     const finish = async (record: TrialResultRecord) => {
@@ -362,14 +344,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       const curve = (result as TrialResult | null)?.curve;
       if (curve && record.status !== "cancelled")
         await persist("recordCurve", () => recordCurve(sql, trialId, attempt, curve), 5).catch(() => {});
-      const { recorded, checkSweep, claimLost } = await persist("recordResult", () =>
+      const { recorded, checkSweep } = await persist("recordResult", () =>
         writer.record(trialId, attempt, { ...record, checkpointPath, metrics }),
       );
-      if (claimLost) {
-        // Postgres lost this attempt's claim (crash before its WAL flush): run the attempt again.
-        log("claim lost before the result; retrying the trial", { trialId, attempt });
-        throw new Error(`claim of trial ${trialId} attempt ${attempt} was lost; retrying`);
-      }
       if (!recorded)
         log("result already recorded or trial not running; nothing changed", {
           trialId,
@@ -379,14 +356,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       await afterResult(sweepId, checkSweep);
     };
 
-    if (reason === "cancel" && (thrown || result?.status === "aborted")) {
-      await finish({
-        status: "cancelled",
-        error: "sweep cancelled",
-        errorClass: "cancelled",
-        tokensSeen: result?.tokensSeen ?? null,
-      });
-      return { status: "cancelled" };
+    if (reason === "lost" && (thrown || result?.status === "aborted")) {
+      // Cancelled, or taken back after the lease expired: the record is no longer this worker's.
+      return { status: "lost" };
     }
     if (reason === "shutdown" && (thrown || result?.status === "aborted")) {
       // Back to queued and the job back to wait: no attempt consumed; the next run resumes.
@@ -415,18 +387,25 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     }
     if (thrown || !result || result.status === "aborted") {
       const message = thrown ? errorText(thrown) : "trainer stopped without a result";
-      const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      const last = !mayRetry(attempt, claimed.maxAttempts);
+      log("trial crashed", { trialId, attempt, last, error: message });
       if (last) {
         await finish({ status: "failed", error: message, errorClass: "crash" });
-      } else {
-        if (metrics.length)
-          await persist("recordMetrics", () => recordMetrics(sql, trialId, attempt, metrics), 5).catch(() => {});
-        await persist("releaseTrial", () =>
-          releaseTrial(sql, trialId, attempt, { checkpointPath, error: message, errorClass: "crash" }),
-        );
+        throw thrown instanceof Error ? thrown : new Error(message);
       }
-      log("trial crashed", { trialId, attempt, last, error: message });
-      throw thrown instanceof Error ? thrown : new Error(message);
+      // Back to queued; the same job runs the next attempt after the backoff.
+      if (metrics.length)
+        await persist("recordMetrics", () => recordMetrics(sql, trialId, attempt, metrics), 5).catch(() => {});
+      await persist("releaseTrial", () =>
+        releaseTrial(sql, trialId, attempt, { checkpointPath, error: message, errorClass: "crash" }),
+      );
+      if (token) {
+        await job
+          .moveToDelayed(Date.now() + retryDelayMs(attempt), token)
+          .catch((e) => log("moveToDelayed failed (the sweeper will re-enqueue)", { trialId, error: errorText(e) }));
+        throw new DelayedError();
+      }
+      return { status: "released" };
     }
     await finish({
       status: result.status === "diverged" ? "diverged" : "succeeded",
@@ -455,47 +434,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   worker.concurrency = pool.concurrency;
   worker.on("error", (e) => log("worker error", { error: errorText(e) }));
 
-  const abortSweep = (sweepId: string, trialIds?: string[]) => {
-    for (const a of active.values()) {
-      if (a.sweepId === sweepId && (!trialIds || trialIds.includes(a.trialId)) && !a.controller.signal.aborted) {
-        log("cancelling trial", { trialId: a.trialId, sweepId });
-        a.controller.abort("cancel");
-      }
-    }
-  };
-  const channel = cancelChannel(options.redisPrefix);
-  subscriber.on("message", (ch: string, text: string) => {
-    if (ch !== channel) return;
-    try {
-      const msg = JSON.parse(text) as CancelMessage;
-      abortSweep(msg.sweepId, msg.trialIds);
-    } catch (e) {
-      log("bad cancel message", { error: errorText(e) });
-    }
-  });
-  await subscriber.subscribe(channel);
-
-  let beating: Promise<void> = Promise.resolve();
-  const beat = async (state?: "stopping" | "stopped") => {
-    const running = [...active.values()];
-    const tps = running.reduce((s, a) => s + a.tokensPerSecond, 0);
-    try {
-      await heartbeat(db, id, {
-        state: state ?? (running.length ? "busy" : "idle"),
-        currentTrialId: running[0]?.trialId ?? null,
-        tokensPerSecond: running.length ? tps : null,
-      });
-      // Cancel notices can be missed (Redis down); the sweep's status in Postgres is the record.
-      if (running.length && !state) {
-        for (const s of await cancelledSweeps(sql, [...new Set(running.map((a) => a.sweepId))])) abortSweep(s);
-      }
-    } catch (e) {
-      log("heartbeat failed", { error: errorText(e) });
-    }
-  };
-  const hb = setInterval(() => {
-    beating = beating.then(() => beat());
-  }, heartbeatMs);
+  const hb = startHeartbeat({ db, sql, workerId: id, active, heartbeatMs, leaseSeconds, log });
   log("worker started", { workerId: id, slots: slots.map((s) => s.name), prefix: options.redisPrefix });
 
   let closed: Promise<void> | null = null;
@@ -504,9 +443,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     close() {
       closed ??= (async () => {
         closing = true;
-        clearInterval(hb);
-        await beating;
-        await beat("stopping");
+        await hb.stop();
+        await hb.beat("stopping");
         for (const a of active.values()) a.controller.abort("shutdown");
         const done = worker.close();
         const timeoutMs = options.shutdownTimeoutMs ?? 30_000;
@@ -517,8 +455,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
           });
           await worker.close(true).catch(() => {});
         }
-        await beat("stopped");
-        await subscriber.quit().catch(() => subscriber.disconnect());
+        await hb.beat("stopped");
         await fitQueue.close().catch(() => {});
         await Promise.all([connection, queueConnection].map((c: Redis) => c.quit().catch(() => c.disconnect())));
         await db.$disconnect();

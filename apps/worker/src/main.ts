@@ -1,68 +1,15 @@
-// CLI entry: `node apps/worker/dist/main.js [--devices 0,1,2,3] [--concurrency N] [--trainer-exec name=cmd ...]`
-// Connection settings come from the environment (packages/runtime loadConfig). Test-only tuning
-// through env: WORKER_LOCK_MS, WORKER_STALLED_MS, WORKER_HEARTBEAT_MS, WORKER_CHECKPOINT_TOKENS,
-// WORKER_SHUTDOWN_MS, WORKER_PROGRESS_MS.
+// CLI entry: `node apps/worker/dist/main.js [--devices 0,1 [--slots-per-device N]] [--concurrency N]
+// [--trainer-exec name=cmd ...]` (the flags of `powersweep worker`, parsed by args.ts).
+// Every setting comes from the environment through packages/runtime loadConfig (workerOptions in
+// index.ts); the CLI's `powersweep worker` and Docker build the same options.
 import { loadConfig } from "@powersweep/runtime";
-import { startWorker, type WorkerOptions } from "./index.ts";
+import { parseWorkerArgs, type WorkerArgs } from "./args.ts";
+import { startWorker, type WorkerOptions, workerOptions } from "./index.ts";
 
-export interface WorkerArgs {
-  devices?: string[];
-  concurrency?: number;
-  execTrainers: Record<string, string[]>;
-}
-
-/** Parses worker flags; exec commands are split on whitespace (`name=python3 train.py`). */
-export function parseWorkerArgs(argv: string[]): WorkerArgs {
-  const out: WorkerArgs = { execTrainers: {} };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] ?? "";
-    const [flag, inline] =
-      a.includes("=") && a.startsWith("--")
-        ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)]
-        : [a, undefined];
-    const value = () => inline ?? argv[++i] ?? "";
-    if (flag === "--devices")
-      out.devices = value()
-        .split(",")
-        .map((d) => d.trim())
-        .filter(Boolean);
-    else if (flag === "--concurrency") {
-      const n = Number(value());
-      if (!Number.isInteger(n) || n < 1) throw new Error("--concurrency must be a positive integer");
-      out.concurrency = n;
-    } else if (flag === "--trainer-exec") {
-      const spec = value();
-      const eq = spec.indexOf("=");
-      if (eq <= 0) throw new Error(`--trainer-exec expects name=command, got "${spec}"`);
-      out.execTrainers[spec.slice(0, eq)] = spec
-        .slice(eq + 1)
-        .trim()
-        .split(/\s+/);
-    } else throw new Error(`unknown flag ${a}`);
-  }
-  return out;
-}
-
-const num = (v: string | undefined) => (v && Number.isFinite(Number(v)) ? Number(v) : undefined);
+export { parseWorkerArgs };
 
 export function workerOptionsFromEnv(args: WorkerArgs, env: NodeJS.ProcessEnv = process.env): WorkerOptions {
-  const c = loadConfig(env);
-  return {
-    databaseUrl: c.databaseUrl,
-    redisUrl: c.redisUrl,
-    redisPrefix: c.redisPrefix,
-    checkpointDir: c.checkpointDir,
-    trialMaxSeconds: c.trialMaxSeconds,
-    devices: args.devices,
-    concurrency: args.concurrency,
-    execTrainers: args.execTrainers,
-    lockDurationMs: num(env.WORKER_LOCK_MS),
-    stalledIntervalMs: num(env.WORKER_STALLED_MS),
-    heartbeatMs: num(env.WORKER_HEARTBEAT_MS),
-    checkpointEveryTokens: num(env.WORKER_CHECKPOINT_TOKENS),
-    shutdownTimeoutMs: num(env.WORKER_SHUTDOWN_MS),
-    progressIntervalMs: num(env.WORKER_PROGRESS_MS),
-  };
+  return workerOptions(loadConfig(env), args);
 }
 
 async function main() {

@@ -1,5 +1,6 @@
 // Test fixture for the worker fleet: sweeps inserted with Prisma and enqueued with packages/queue,
-// worker processes running the compiled apps/worker/dist/main.js (real Redis, real Postgres), and
+// worker processes running the compiled apps/worker/dist/main.js (real Redis, real Postgres), the
+// sweeper running here as the API process runs it (expired leases, queued trials without jobs), and
 // polling helpers.
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
@@ -7,6 +8,7 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createDb, type Db } from "@powersweep/db";
+import { startReconciler } from "@powersweep/orchestrator";
 import { createRedis, createTrialQueue, enqueueTrials, type TrialQueue } from "@powersweep/queue";
 import type { TrialConfig } from "@powersweep/spec";
 import type { Redis } from "ioredis";
@@ -33,6 +35,7 @@ export function tinyConfig(seed: number, tokens = 2048, lr = 1e-2): TrialConfig 
 
 export interface Fleet {
   db: Db;
+  databaseUrl: string;
   redis: Redis;
   queue: TrialQueue;
   prefix: string;
@@ -53,7 +56,17 @@ export interface WorkerProc {
   exited: Promise<number | null>;
 }
 
-export async function startFleet(label: string, baseEnv: NodeJS.ProcessEnv = {}): Promise<Fleet> {
+/**
+ * Trial lease of the fleet's workers (seconds): a SIGKILLed worker's trial runs again after about
+ * this long. Twelve heartbeats (500 ms) long, so a loaded machine's late beat does not lose a lease.
+ */
+export const FLEET_LEASE_SECONDS = 6;
+
+export async function startFleet(
+  label: string,
+  baseEnv: NodeJS.ProcessEnv = {},
+  { sweeper: withSweeper = true }: { sweeper?: boolean } = {},
+): Promise<Fleet> {
   // Each fleet gets its own database: reconcile() re-enqueues every queued trial of its database.
   const config = testConfig({ databaseUrl: await freshDatabaseUrl(label) });
   const prefix = uniquePrefix(label);
@@ -68,6 +81,7 @@ export async function startFleet(label: string, baseEnv: NodeJS.ProcessEnv = {})
   const queue = createTrialQueue(redis, prefix);
   const checkpointDir = await mkdtemp(join(tmpdir(), `ps-worker-${label}-`));
   const workers: WorkerProc[] = [];
+  const sweeper = withSweeper ? startReconciler(db, queue, { intervalMs: 500 }) : null;
 
   async function spawnWorker(
     args: string[] = ["--concurrency", "1"],
@@ -85,6 +99,7 @@ export async function startFleet(label: string, baseEnv: NodeJS.ProcessEnv = {})
         WORKER_HEARTBEAT_MS: "500",
         WORKER_SHUTDOWN_MS: "10000",
         WORKER_PROGRESS_MS: "200",
+        TRIAL_LEASE_SECONDS: String(FLEET_LEASE_SECONDS),
         ...baseEnv,
         ...env,
       },
@@ -99,7 +114,7 @@ export async function startFleet(label: string, baseEnv: NodeJS.ProcessEnv = {})
     });
     const exited = new Promise<number | null>((r) => proc.on("exit", (code) => r(code)));
     const id = await new Promise<string>((res, rej) => {
-      const t = setTimeout(() => rej(new Error(`worker did not start:\n${out}`)), 30_000);
+      const t = setTimeout(() => rej(new Error(`worker did not start:\n${out}`)), 90_000);
       const check = () => {
         const m = /"ready":true,"workerId":"([^"]+)"/.exec(out);
         if (m?.[1]) {
@@ -122,6 +137,8 @@ export async function startFleet(label: string, baseEnv: NodeJS.ProcessEnv = {})
     configs: TrialConfig[],
     { trainer = "sleep", maxAttempts = 3, enqueue = true, spec = {} as Record<string, unknown> } = {},
   ) {
+    // `creating` until its trials are written, as an accept does: the sweeper would otherwise settle
+    // a sweep without trials as completed.
     const sweep = await db.sweep.create({
       data: {
         name: `${label}-sweep`,
@@ -130,6 +147,7 @@ export async function startFleet(label: string, baseEnv: NodeJS.ProcessEnv = {})
         trainer,
         maxAttempts,
         trialCount: configs.length,
+        status: "creating",
       },
     });
     const trialIds: string[] = [];
@@ -149,16 +167,18 @@ export async function startFleet(label: string, baseEnv: NodeJS.ProcessEnv = {})
       });
       trialIds.push(t.id);
     }
+    await db.sweep.update({ where: { id: sweep.id }, data: { status: "queued" } });
     if (enqueue)
       await enqueueTrials(
         queue,
-        trialIds.map((id) => ({ id, sweepId: sweep.id, maxAttempts })),
+        trialIds.map((id) => ({ id, sweepId: sweep.id })),
       );
     return { sweepId: sweep.id, trialIds };
   }
 
   return {
     db,
+    databaseUrl: config.databaseUrl,
     redis,
     queue,
     prefix,
@@ -167,6 +187,7 @@ export async function startFleet(label: string, baseEnv: NodeJS.ProcessEnv = {})
     spawnWorker,
     createSweep,
     async close() {
+      await sweeper?.stop();
       for (const w of workers) if (w.proc.exitCode === null && w.proc.signalCode === null) w.proc.kill("SIGKILL");
       await Promise.all(workers.map((w) => w.exited));
       await queue.close();
@@ -201,4 +222,16 @@ export async function sweepDone(db: Db, sweepId: string, timeoutMs = 45_000) {
     timeoutMs,
     200,
   );
+}
+
+/** Deletes every Redis key of this fleet (its prefix only), as a flush or a lost Redis would. */
+export async function emptyRedis(f: Pick<Fleet, "redis" | "prefix">): Promise<number> {
+  let cursor = "0";
+  let n = 0;
+  do {
+    const [next, keys] = await f.redis.scan(cursor, "MATCH", `${f.prefix}:*`, "COUNT", 1000);
+    cursor = next;
+    if (keys.length) n += await f.redis.del(...keys);
+  } while (cursor !== "0");
+  return n;
 }

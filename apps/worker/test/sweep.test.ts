@@ -9,7 +9,8 @@ const TRAINER = process.env.WORKER_TEST_TRAINER ?? "tfjs";
 let fleet: Fleet;
 beforeAll(async () => {
   // tfjs steps hold the event loop; under load a 2 s lock can lapse and a live job look stalled.
-  fleet = await startFleet("sweep", { WORKER_LOCK_MS: "30000", WORKER_STALLED_MS: "5000" });
+  // no sweeper: a trial created without a job here must stay without one
+  fleet = await startFleet("sweep", { WORKER_LOCK_MS: "30000", WORKER_STALLED_MS: "5000" }, { sweeper: false });
 });
 afterAll(async () => {
   await fleet?.close();

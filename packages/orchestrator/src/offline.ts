@@ -59,7 +59,9 @@ WITH pick AS (
   FOR UPDATE SKIP LOCKED
 ), ct AS (
   UPDATE "Trial" t SET status = 'running', "workerId" = $2, attempts = t.attempts + 1,
-    "startedAt" = now(), "updatedAt" = now()
+    -- An export batch has no heartbeat: its lease never expires, so the sweeper leaves it alone
+    -- until the batch's results are imported or it is released.
+    "leaseUntil" = 'infinity', "startedAt" = now(), "updatedAt" = now()
   FROM pick, "Sweep" s
   WHERE t.id = pick.id AND s.id = t."sweepId" AND t.status = 'queued' AND s.status IN ('queued', 'running')
   RETURNING t.id::text AS "trialId", t."sweepId"::text AS "sweepId", t.attempts, s.trainer, t.config, t."createdAt"
@@ -236,7 +238,7 @@ export async function releaseExport(
 ): Promise<Array<{ trialId: string; sweepId: string; maxAttempts: number; priority: number }>> {
   const rows = await queryRows<{ trialId: string; sweepId: string; maxAttempts: number; priority: number }>(
     db,
-    `UPDATE "Trial" t SET status = 'queued', "workerId" = NULL, "updatedAt" = now()
+    `UPDATE "Trial" t SET status = 'queued', "workerId" = NULL, "leaseUntil" = NULL, "updatedAt" = now()
      FROM "Sweep" s
      WHERE s.id = t."sweepId" AND t."workerId" = $1 AND t.status = 'running' AND t."resultAttempt" IS NULL
        AND ($2::uuid[] IS NULL OR t.id = ANY($2::uuid[]))

@@ -1,26 +1,38 @@
-// The reconciler: Postgres is the record, Redis only the transport. It re-enqueues queued trials
-// whose job is missing from Redis (lost keys, a crash between commit and enqueue), removes sweeps
-// whose accept died half-way (still `creating`, heartbeat stopped) with their jobs, and settles
-// sweep statuses. Safe to run at any time and from several processes: enqueueing is idempotent
-// (the job id is the trial id).
+// The sweeper: Postgres is the record, Redis only the transport. Each pass
+//   1. takes back the trials whose lease expired (their worker died, or lost Postgres for longer
+//      than the lease): queued again for their next attempt after the retry backoff, or failed
+//      (errorClass "crash") when they used their attempts (Optuna's fail_stale_trials);
+//   2. gives every queued trial of an accepted sweep a live job (lost keys, a crash between
+//      commit and enqueue, a job that finished while its trial was queued again);
+//   3. finishes cancels (queued trials of a cancelled sweep become cancelled) and removes sweeps
+//      whose accept died half-way (still `creating`, heartbeat stopped): no worker ever claimed
+//      their trials;
+//   4. settles sweep statuses (running once a trial started, completed when nothing is left).
+// Safe to run at any time and from several processes: every step is a conditional statement and
+// enqueueing is idempotent (the job id is the trial id).
 import type { Db } from "@powersweep/db";
-import { enqueueTrials, type TrialQueue } from "@powersweep/queue";
-import type { Redis } from "ioredis";
-import { removeJobs } from "./sweeps.ts";
+import type { EnqueueTrial, TrialQueue } from "@powersweep/queue";
+import { ensureJobs } from "./jobs.ts";
+import { retryDelayMs, SQL_ATTEMPT_LIMIT } from "./retry.ts";
 
 export interface ReconcileResult {
   /** Queued trials examined. */
   checked: number;
-  /** Jobs that were missing and were added again. */
+  /** Jobs that were missing (or finished) and were added again. */
   requeued: number;
+  /** Running trials whose lease expired: queued for another attempt, or failed after the last. */
+  leaseRetried: number;
+  leaseFailed: number;
+  /** Queued trials of cancelled sweeps marked cancelled. */
+  cancelled: number;
   /** Sweeps marked running (some trial started) and completed (nothing left queued or running). */
   started: number;
   completed: number;
-  /** Sweeps whose accept died (still `creating`, no heartbeat for abandonedAfterMs), removed with their jobs. */
+  /** Sweeps whose accept died (still `creating`, no heartbeat for abandonedAfterMs), removed. */
   abandoned: number;
 }
 
-/** Queued trials fetched per page, and EXISTS commands per Redis pipeline. */
+/** Queued trials fetched per page. */
 const PAGE = 10_000;
 
 export interface ReconcileOptions {
@@ -28,8 +40,7 @@ export interface ReconcileOptions {
   sweepIds?: string[];
   /**
    * A `creating` sweep whose heartbeat (updatedAt, every CREATING_HEARTBEAT_MS while its accept
-   * runs) is older than this was left by an accept that died: it is deleted and its jobs removed
-   * (default 120 s).
+   * runs) is older than this was left by an accept that died: it is deleted (default 120 s).
    */
   abandonedAfterMs?: number;
 }
@@ -42,48 +53,37 @@ export async function reconcile(
   queue: TrialQueue,
   { sweepIds, abandonedAfterMs = ABANDONED_AFTER_MS }: ReconcileOptions = {},
 ): Promise<ReconcileResult> {
-  const scope = sweepIds ? `AND s.id = ANY($2::uuid[])` : "";
+  const scope = (n: number) => (sweepIds ? `AND s.id = ANY($${n}::uuid[])` : "");
   const scopeArgs = sweepIds ? [sweepIds] : [];
-  // The raw ioredis client behind the (Redis-backed) queue.
-  const client = (await (queue.getBackend() as unknown as { client: Promise<unknown> }).client) as Redis;
-  // Accepts that died: the sweep was never accepted, so it goes, rows first, then its jobs (a job
-  // left behind finds no trial and completes without training). The staleness is checked again in
-  // the DELETE, so an accept that is alive (its heartbeat just moved) keeps its sweep.
-  const stale = `s.status = 'creating' AND s."updatedAt" < now() - make_interval(secs => $1::float8)`;
-  const abandonedSweeps = await db.$queryRawUnsafe<Array<{ id: string }>>(
-    `SELECT s.id::text AS id FROM "Sweep" s WHERE ${stale} ${scope}`,
-    abandonedAfterMs / 1000,
+
+  // 1. Expired leases. A running trial without a lease (claimed before leases existed) counts as
+  // leased until 10 minutes after its last update.
+  const expired = await db.$queryRawUnsafe<Array<EnqueueTrial & { status: string; attempts: number }>>(
+    `UPDATE "Trial" t SET "workerId" = NULL, "leaseUntil" = NULL, "updatedAt" = now(),
+       status = CASE WHEN t.attempts >= ${SQL_ATTEMPT_LIMIT(`s."maxAttempts"`)} THEN 'failed' ELSE 'queued' END::"TrialStatus",
+       "finishedAt" = CASE WHEN t.attempts >= ${SQL_ATTEMPT_LIMIT(`s."maxAttempts"`)} THEN now() END,
+       error = 'worker lost: its lease expired during attempt ' || t.attempts, "errorClass" = 'crash'
+     FROM "Sweep" s
+     WHERE s.id = t."sweepId" AND t.status = 'running'
+       AND COALESCE(t."leaseUntil", t."updatedAt" + interval '10 minutes') < now() ${scope(1)}
+     RETURNING t.id::text AS id, t."sweepId"::text AS "sweepId", s.priority, t.status::text AS status, t.attempts`,
     ...scopeArgs,
   );
-  let abandoned = 0;
-  for (const { id } of abandonedSweeps) {
-    const trials = await db.$queryRawUnsafe<Array<{ id: string }>>(
-      `SELECT id::text AS id FROM "Trial" WHERE "sweepId" = $1::uuid`,
-      id,
-    );
-    const n = await db.$executeRawUnsafe(
-      `DELETE FROM "Sweep" s WHERE s.id = $2::uuid AND ${stale}`,
-      abandonedAfterMs / 1000,
-      id,
-    );
-    if (n !== 1) continue;
-    abandoned++;
-    await removeJobs(
-      queue,
-      trials.map((t) => t.id),
-    );
-  }
+  const retried = expired.filter((t) => t.status === "queued");
+  await ensureJobs(
+    queue,
+    retried.map((t) => ({ id: t.id, sweepId: t.sweepId, priority: t.priority, delayMs: retryDelayMs(t.attempts) })),
+  );
+
+  // 2. Queued trials of accepted sweeps without a live job, by keyset pagination over ids.
   let checked = 0;
   let requeued = 0;
   let after = "00000000-0000-0000-0000-000000000000";
   for (;;) {
-    // Keyset pagination over queued trials of live sweeps, by id.
-    const rows = await db.$queryRawUnsafe<
-      Array<{ id: string; sweepId: string; priority: number; maxAttempts: number }>
-    >(
-      `SELECT t.id::text AS id, t."sweepId"::text AS "sweepId", s.priority, s."maxAttempts"
+    const rows = await db.$queryRawUnsafe<EnqueueTrial[]>(
+      `SELECT t.id::text AS id, t."sweepId"::text AS "sweepId", s.priority
        FROM "Trial" t JOIN "Sweep" s ON s.id = t."sweepId"
-       WHERE t.status = 'queued' AND s.status NOT IN ('cancelled', 'creating') AND t.id > $1::uuid ${scope}
+       WHERE t.status = 'queued' AND s.status NOT IN ('cancelled', 'creating') AND t.id > $1::uuid ${scope(2)}
        ORDER BY t.id LIMIT ${PAGE}`,
       after,
       ...scopeArgs,
@@ -91,46 +91,68 @@ export async function reconcile(
     if (!rows.length) break;
     checked += rows.length;
     after = rows[rows.length - 1]?.id ?? after;
-    // One pipeline of EXISTS on the job hashes: a queued trial whose job hash is gone is lost.
-    const pipeline = client.pipeline();
-    for (const r of rows) pipeline.exists(queue.toKey(r.id));
-    const exists = (await pipeline.exec()) ?? [];
-    const missing = rows.filter((_, i) => exists[i]?.[1] !== 1);
-    if (missing.length) {
-      await enqueueTrials(
-        queue,
-        missing.map((r) => ({ id: r.id, sweepId: r.sweepId, priority: r.priority, maxAttempts: r.maxAttempts })),
-      );
-      requeued += missing.length;
-    }
+    requeued += await ensureJobs(queue, rows);
     if (rows.length < PAGE) break;
   }
+
+  // 3. Cancels left half-done (the API answers before it marks the queued trials), and accepts that died.
+  const cancelled = await db.$executeRawUnsafe(
+    `UPDATE "Trial" t SET status = 'cancelled', "finishedAt" = now(), "updatedAt" = now()
+     FROM "Sweep" s WHERE s.id = t."sweepId" AND s.status = 'cancelled' AND t.status = 'queued' ${scope(1)}`,
+    ...scopeArgs,
+  );
+  const abandoned = await db.$executeRawUnsafe(
+    `DELETE FROM "Sweep" s WHERE s.status = 'creating' AND s."updatedAt" < now() - make_interval(secs => $1::float8)
+       ${scope(2)}`,
+    abandonedAfterMs / 1000,
+    ...scopeArgs,
+  );
+
+  // 4. Sweep statuses.
   const started = await db.$executeRawUnsafe(
     `UPDATE "Sweep" s SET status = 'running', "updatedAt" = now()
      WHERE s.status = 'queued' AND EXISTS (SELECT 1 FROM "Trial" t WHERE t."sweepId" = s.id AND t.status <> 'queued')
-       ${scope.replace("$2", "$1")}`,
+       ${scope(1)}`,
     ...scopeArgs,
   );
   const completed = await db.$executeRawUnsafe(
     `UPDATE "Sweep" s SET status = 'completed', "finishedAt" = now(), "updatedAt" = now()
      WHERE s.status IN ('queued', 'running')
        AND NOT EXISTS (SELECT 1 FROM "Trial" t WHERE t."sweepId" = s.id AND t.status IN ('queued', 'running'))
-       ${scope.replace("$2", "$1")}`,
+       ${scope(1)}`,
     ...scopeArgs,
   );
-  return { checked, requeued, started, completed, abandoned };
+  return {
+    checked,
+    requeued: requeued,
+    leaseRetried: retried.length,
+    leaseFailed: expired.length - retried.length,
+    cancelled,
+    started,
+    completed,
+    abandoned,
+  };
 }
 
-/** Runs the reconciler now and then every `intervalMs`; errors go to `onError`. Returns a stop function. */
+/** Runs the sweeper now and then every `intervalMs`; errors go to `onError`. Returns a stop function. */
 export function startReconciler(
   db: Db,
   queue: TrialQueue,
-  { intervalMs = 30_000, onError = (_: unknown) => {}, onResult = (_: ReconcileResult) => {} } = {},
+  {
+    intervalMs = 30_000,
+    onError = (_: unknown) => {},
+    onResult = (_: ReconcileResult) => {},
+    ...options
+  }: ReconcileOptions & {
+    intervalMs?: number;
+    onError?: (e: unknown) => void;
+    onResult?: (r: ReconcileResult) => void;
+  } = {},
 ): { stop: () => Promise<void>; first: Promise<void> } {
   let running: Promise<void> = Promise.resolve();
   let stopped = false;
   const tick = () => {
-    running = reconcile(db, queue).then(onResult, onError);
+    running = reconcile(db, queue, options).then(onResult, onError);
     return running;
   };
   const first = tick();

@@ -1,7 +1,10 @@
 // Trial lifecycle on Postgres, as the worker drives it. Postgres is the record: every transition is
 // one conditional statement, so retries, duplicate deliveries and stalled-job re-runs are safe.
-//   markRunning   queued|running → running (attempts + 1), one UPDATE … RETURNING; the sweep
-//                 becomes running in the same statement
+//   markRunning   queued → running (attempts + 1, a lease until now + leaseSeconds), one
+//                 UPDATE … RETURNING, only for a trial of an accepted sweep (not creating, not
+//                 cancelled); the sweep becomes running in the same statement
+//   renewLeases   the heartbeat: extends the leases this worker still holds; a trial missing from
+//                 the answer was cancelled or taken away (its lease expired) and must stop
 //   markRunningMany  the same for several trials in one statement
 //   recordMetrics batched TrialMetric rows (skipDuplicates on (trialId, step))
 //   recordResult  the result and the final status in one transaction, only for the attempt that
@@ -13,6 +16,7 @@
 //                 one trial's result travels with the next trial's claim; a repeated claim of a
 //                 trial goes in a later statement and takes the next attempt
 //   releaseTrial  running → queued (shutdown, or a crash with attempts left)
+// A trial whose lease expired is queued again or failed by the sweeper (reconcile.ts).
 //   completeSweepIfDone  a sweep with nothing queued or running becomes completed
 import { execute, queryRows, type SqlClient } from "./sql.ts";
 
@@ -32,17 +36,19 @@ export interface ClaimedTrial {
   checkpointPath: string | null;
 }
 
-// A running trial held by an offline export batch (workerId `export:<batch>`, offline.ts) belongs
-// to that batch until its result is imported or the batch is released: a worker never claims it.
-const NOT_EXPORT_HELD = `(t.status::text = 'queued' OR t."workerId" IS NULL OR t."workerId" NOT LIKE 'export:%')`;
+/** Default lease of a running trial: its worker's heartbeat must renew it within this time. */
+export const DEFAULT_LEASE_SECONDS = 60;
+
+/** Sweep statuses whose trials a worker may claim (a `creating` sweep's trials are invisible). */
+const CLAIMABLE_SWEEP = `s.status::text IN ('queued', 'running', 'completed')`;
 
 const MARK_RUNNING_SQL = `
 WITH t AS (
   UPDATE "Trial" t SET status = 'running', "workerId" = $2, attempts = t.attempts + 1,
+    "leaseUntil" = now() + make_interval(secs => $4::float8),
     "startedAt" = now(), "updatedAt" = now(), "checkpointPath" = COALESCE(t."checkpointPath", $3)
   FROM "Sweep" s
-  WHERE t.id = $1::uuid AND s.id = t."sweepId" AND t.status::text IN ('queued', 'running') AND s.status <> 'cancelled'
-    AND ${NOT_EXPORT_HELD}
+  WHERE t.id = $1::uuid AND s.id = t."sweepId" AND t.status::text = 'queued' AND ${CLAIMABLE_SWEEP}
   RETURNING t.id::text AS id, t."sweepId"::text AS "sweepId", t.attempts, t.config, s.trainer, s."maxAttempts",
     t."checkpointPath", s.status AS "sweepStatus"
 ), s AS (
@@ -73,17 +79,26 @@ const claimed = (r: ClaimRow): ClaimedTrial => ({
 });
 
 /**
- * Claims a trial for this worker: queued|running → running, attempts + 1, startedAt = now, and its
- * sweep queued → running, in one statement. Returns null when the trial is finished, missing, or
- * its sweep is cancelled: the job then completes without training.
+ * Claims a trial for this worker: queued → running, attempts + 1, a lease until now + leaseSeconds,
+ * startedAt = now, and its sweep queued → running, in one statement. Returns null when the trial is
+ * not queued (running elsewhere, finished, missing) or its sweep is not accepted (creating) or
+ * cancelled: the job then does not train (see claimBlocker).
  */
 export async function markRunning(
   db: SqlClient,
   trialId: string,
   workerId: string,
-  { checkpointPath = null }: { checkpointPath?: string | null } = {},
+  {
+    checkpointPath = null,
+    leaseSeconds = DEFAULT_LEASE_SECONDS,
+  }: { checkpointPath?: string | null; leaseSeconds?: number } = {},
 ): Promise<ClaimedTrial | null> {
-  const rows = await queryRows<ClaimRow>(db, MARK_RUNNING_SQL, [trialId, workerId, checkpointPath], "ps_mark_running");
+  const rows = await queryRows<ClaimRow>(
+    db,
+    MARK_RUNNING_SQL,
+    [trialId, workerId, checkpointPath, leaseSeconds],
+    "ps_mark_running",
+  );
   const r = rows[0];
   return r ? claimed(r) : null;
 }
@@ -93,16 +108,17 @@ export async function markRunning(
 // handful of index probes whatever the table's statistics say: autovacuum may be off, and a
 // sweep's status mix changes faster than ANALYZE runs.
 // The claim CTEs (c, ct, cs) with their parameters named by the caller: trial ids (uuid[]), worker
-// id, checkpoint paths (text[]). `ct` returns the claimed rows; markRunningMany and claimAndRecord
-// share them.
-const claimCtes = (p: { ids: string; workerId: string; paths: string }) => `c AS MATERIALIZED (
+// id, checkpoint paths (text[]), lease seconds. `ct` returns the claimed rows; markRunningMany and
+// claimAndRecord share them.
+const claimCtes = (p: { ids: string; workerId: string; paths: string; lease: string }) => `c AS MATERIALIZED (
   SELECT * FROM unnest(${p.ids}::uuid[], ${p.paths}::text[]) AS c(id, "checkpointPath")
 ), ct AS (
   UPDATE "Trial" t SET status = 'running', "workerId" = ${p.workerId}, attempts = t.attempts + 1,
+    "leaseUntil" = now() + make_interval(secs => ${p.lease}::float8),
     "startedAt" = now(), "updatedAt" = now(), "checkpointPath" = COALESCE(t."checkpointPath", c."checkpointPath")
   FROM c, "Sweep" s
-  WHERE t.id = ANY(${p.ids}::uuid[]) AND t.id = c.id AND s.id = t."sweepId" AND t.status::text IN ('queued', 'running')
-    AND s.status <> 'cancelled' AND ${NOT_EXPORT_HELD}
+  WHERE t.id = ANY(${p.ids}::uuid[]) AND t.id = c.id AND s.id = t."sweepId" AND t.status::text = 'queued'
+    AND ${CLAIMABLE_SWEEP}
   RETURNING t.id::text AS id, t."sweepId", t.attempts, t.config, s.trainer, s."maxAttempts", t."checkpointPath"
 ), cs AS (
   UPDATE "Sweep" SET status = 'running', "updatedAt" = now()
@@ -112,7 +128,7 @@ const claimCtes = (p: { ids: string; workerId: string; paths: string }) => `c AS
 const CLAIM_COLUMNS = `id, "sweepId"::text AS "sweepId", attempts, config, trainer, "maxAttempts", "checkpointPath"`;
 
 const MARK_RUNNING_MANY_SQL = `
-WITH ${claimCtes({ ids: "$1", workerId: "$2", paths: "$3" })}
+WITH ${claimCtes({ ids: "$1", workerId: "$2", paths: "$3", lease: "$4" })}
 SELECT ${CLAIM_COLUMNS} FROM ct`;
 
 /** One claim: trial `trialId`, with the checkpoint path to record if the trial has none yet. */
@@ -130,18 +146,19 @@ export async function markRunningMany(
   db: SqlClient,
   claims: ClaimRequest[],
   workerId: string,
+  leaseSeconds = DEFAULT_LEASE_SECONDS,
 ): Promise<Array<ClaimedTrial | null>> {
   if (!claims.length) return [];
   if (new Set(claims.map((c) => c.trialId.toLowerCase())).size !== claims.length)
     throw new Error("markRunningMany: a trial may be claimed only once per statement");
   if (claims.length === 1) {
     const c = claims[0] as ClaimRequest;
-    return [await markRunning(db, c.trialId, workerId, { checkpointPath: c.checkpointPath ?? null })];
+    return [await markRunning(db, c.trialId, workerId, { checkpointPath: c.checkpointPath ?? null, leaseSeconds })];
   }
   const rows = await queryRows<ClaimRow>(
     db,
     MARK_RUNNING_MANY_SQL,
-    [claims.map((c) => c.trialId), workerId, claims.map((c) => c.checkpointPath ?? null)],
+    [claims.map((c) => c.trialId), workerId, claims.map((c) => c.checkpointPath ?? null), leaseSeconds],
     "ps_mark_running_many",
   );
   const byId = new Map<string, ClaimedTrial>();
@@ -225,25 +242,13 @@ export interface RecordOutcome {
   recorded: boolean;
   /** The sweep may now be done: run completeSweepIfDone after this commit. */
   checkSweep: boolean;
-  /**
-   * Not recorded because the trial is still queued or running at an EARLIER attempt than this
-   * one: the claim itself was lost (a Postgres crash dropped its unflushed commit, see the worker's
-   * claim pool). The attempt must be run again (its job retried), not acknowledged.
-   */
-  claimLost: boolean;
 }
 
 const errorText = (e: string | null | undefined) => (e == null ? null : e.replaceAll("\u0000", ""));
 
-const outcome = (
-  recorded: boolean,
-  attempt: number,
-  othersActive: number | null | undefined,
-  attemptsNow: number | null | undefined,
-): RecordOutcome => ({
+const outcome = (recorded: boolean, othersActive: number | null | undefined): RecordOutcome => ({
   recorded,
   checkSweep: !recorded || Number(othersActive ?? 0) <= BUSY_SWEEP,
-  claimLost: !recorded && attemptsNow != null && Number(attemptsNow) < attempt,
 });
 
 /**
@@ -261,7 +266,7 @@ export async function recordResult(
   return (await recordResultDetailed(db, trialId, attempt, r)).recorded;
 }
 
-/** recordResult, also telling whether the sweep may now be done and whether the claim was lost. */
+/** recordResult, also telling whether the sweep may now be done. */
 export async function recordResultDetailed(
   db: SqlClient,
   trialId: string,
@@ -280,9 +285,8 @@ export interface ResultWrite {
 
 // The result statement, for one result or many. As in the claim, every Trial row is reached
 // through the primary key (`id = ANY($2)`, status tests that no status index can serve), so the
-// plan does not depend on statistics: with stale ones Postgres used to hash every running (and, for
-// the claim-lost check, every queued) trial of the table on each write. The busy-sweep count runs
-// once per sweep (MATERIALIZED), and the claim-lost lookup only for rows that were not recorded.
+// plan does not depend on statistics: with stale ones Postgres used to hash every running trial of
+// the table on each write. The busy-sweep count runs once per sweep (MATERIALIZED).
 // Without metrics (the usual case: progress points are flushed while training), the metric insert
 // is left out of the statement. The CTEs (v, t, m, busy) take their parameters from the caller:
 // the results as a JSON array (jsonb) and their trial ids (uuid[]); recordResults and
@@ -292,7 +296,7 @@ const resultCtes = (p: { payload: string; ids: string }, withMetrics: boolean) =
     "testLoss" float8, "testPerplexity" float8, "tokensSeen" float8, "wallSeconds" float8, "tokensPerSecond" float8,
     error text, "errorClass" text, "checkpointPath" text${withMetrics ? ", metrics jsonb" : ""})
 ), t AS (
-  UPDATE "Trial" tr SET status = v.status::"TrialStatus", "resultAttempt" = v.attempt, "finishedAt" = now(),
+  UPDATE "Trial" tr SET status = v.status::"TrialStatus", "resultAttempt" = v.attempt, "finishedAt" = now(), "leaseUntil" = NULL,
     "updatedAt" = now(), "trainLoss" = v."trainLoss", "testLoss" = v."testLoss", "testPerplexity" = v."testPerplexity",
     "tokensSeen" = v."tokensSeen", "wallSeconds" = v."wallSeconds", "tokensPerSecond" = v."tokensPerSecond",
     error = v.error, "errorClass" = v."errorClass", "checkpointPath" = COALESCE(v."checkpointPath", tr."checkpointPath")
@@ -315,9 +319,7 @@ const resultCtes = (p: { payload: string; ids: string }, withMetrics: boolean) =
   FROM (SELECT DISTINCT "sweepId" FROM t) s
 )`;
 
-const RESULT_COLUMNS = `v.i, t.id IS NOT NULL AS recorded, busy.n AS "othersActive",
-  CASE WHEN t.id IS NULL THEN (SELECT c.attempts FROM "Trial" c WHERE c.id = v.id AND c.status IN ('queued', 'running'))
-  END AS "attemptsNow"`;
+const RESULT_COLUMNS = `v.i, t.id IS NOT NULL AS recorded, busy.n AS "othersActive"`;
 const RESULT_FROM = `v LEFT JOIN t ON t.i = v.i LEFT JOIN busy ON busy."sweepId" = t."sweepId"`;
 
 const recordManySql = (withMetrics: boolean) => `
@@ -329,6 +331,7 @@ SELECT ${RESULT_COLUMNS} FROM ${RESULT_FROM}`;
 const recordOneSql = (withMetrics: boolean) => `
 WITH t AS (
   UPDATE "Trial" SET status = $3::text::"TrialStatus", "resultAttempt" = $2, "finishedAt" = now(), "updatedAt" = now(),
+    "leaseUntil" = NULL,
     "trainLoss" = $4, "testLoss" = $5, "testPerplexity" = $6, "tokensSeen" = $7, "wallSeconds" = $8,
     "tokensPerSecond" = $9, error = $10, "errorClass" = $11, "checkpointPath" = COALESCE($12, "checkpointPath")
   WHERE id = $1::uuid AND attempts = $2 AND status::text = 'running' AND "resultAttempt" IS NULL
@@ -344,9 +347,7 @@ WITH t AS (
 }
 SELECT count(*)::int AS n,
   (SELECT count(*)::int FROM (SELECT 1 FROM "Trial" o, t WHERE o."sweepId" = t."sweepId" AND o.status IN ('queued', 'running')
-     AND o.id <> t.id LIMIT ${BUSY_SWEEP + 1}) b) AS "othersActive",
-  CASE WHEN count(*) = 0 THEN (SELECT attempts FROM "Trial" WHERE id = $1::uuid AND status IN ('queued', 'running')) END
-    AS "attemptsNow"
+     AND o.id <> t.id LIMIT ${BUSY_SWEEP + 1}) b) AS "othersActive"
 FROM t`;
 
 const RECORD_ONE_SQL = recordOneSql(true);
@@ -383,14 +384,14 @@ export async function recordResults(db: SqlClient, writes: ResultWrite[]): Promi
       errorText(r.errorClass),
       r.checkpointPath ?? null,
     ];
-    const rows = await queryRows<{ n: number; othersActive: number | null; attemptsNow: number | null }>(
+    const rows = await queryRows<{ n: number; othersActive: number | null }>(
       db,
       withMetrics ? RECORD_ONE_SQL : RECORD_ONE_NO_METRICS_SQL,
       withMetrics ? [...params, metrics[0]] : params,
       withMetrics ? "ps_record_result_m" : "ps_record_result",
     );
     const row = rows[0];
-    return [outcome(Number(row?.n ?? 0) === 1, attempt, row?.othersActive, row?.attemptsNow)];
+    return [outcome(Number(row?.n ?? 0) === 1, row?.othersActive)];
   }
   const rows = await queryRows<ResultRow>(
     db,
@@ -406,7 +407,6 @@ interface ResultRow {
   i: number;
   recorded: boolean;
   othersActive: number | null;
-  attemptsNow: number | null;
 }
 
 /** The results as the `v` CTE reads them; `metrics` (JSON per write) only when some write has any. */
@@ -432,11 +432,8 @@ function resultPayload(writes: ResultWrite[], metrics: string[] | null): string 
 }
 
 function resultOutcomes(writes: ResultWrite[], rows: ResultRow[]): RecordOutcome[] {
-  const out: RecordOutcome[] = writes.map((w) => outcome(false, w.attempt, null, null));
-  for (const r of rows) {
-    const w = writes[Number(r.i)];
-    if (w) out[Number(r.i)] = outcome(Boolean(r.recorded), w.attempt, r.othersActive, r.attemptsNow);
-  }
+  const out: RecordOutcome[] = writes.map(() => outcome(false, null));
+  for (const r of rows) if (writes[Number(r.i)]) out[Number(r.i)] = outcome(Boolean(r.recorded), r.othersActive);
   return out;
 }
 
@@ -520,9 +517,8 @@ export interface Claimer {
 }
 
 const claimAndRecordSql = (withMetrics: boolean) => `
-WITH ${claimCtes({ ids: "$1", workerId: "$2", paths: "$3" })}, ${resultCtes({ payload: "$4", ids: "$5" }, withMetrics)}
-SELECT NULL::int AS i, ${CLAIM_COLUMNS}, NULL::boolean AS recorded, NULL::int AS "othersActive",
-  NULL::int AS "attemptsNow" FROM ct
+WITH ${claimCtes({ ids: "$1", workerId: "$2", paths: "$3", lease: "$6" })}, ${resultCtes({ payload: "$4", ids: "$5" }, withMetrics)}
+SELECT NULL::int AS i, ${CLAIM_COLUMNS}, NULL::boolean AS recorded, NULL::int AS "othersActive" FROM ct
 UNION ALL
 SELECT v.i, NULL, NULL, NULL, NULL, NULL, NULL, NULL, ${RESULT_COLUMNS.replace("v.i, ", "")} FROM ${RESULT_FROM}`;
 
@@ -541,10 +537,11 @@ export async function claimAndRecord(
   workerId: string,
   claims: ClaimRequest[],
   writes: ResultWrite[],
+  leaseSeconds = DEFAULT_LEASE_SECONDS,
 ): Promise<{ claimed: Array<ClaimedTrial | null>; recorded: RecordOutcome[] }> {
   if (!claims.length || !writes.length)
     return {
-      claimed: await markRunningMany(db, claims, workerId),
+      claimed: await markRunningMany(db, claims, workerId, leaseSeconds),
       recorded: await recordResults(db, writes),
     };
   const ids = [...claims.map((c) => c.trialId), ...writes.map((w) => w.trialId)].map((id) => id.toLowerCase());
@@ -560,6 +557,7 @@ export async function claimAndRecord(
       claims.map((c) => c.checkpointPath ?? null),
       resultPayload(writes, withMetrics ? metrics : null),
       writes.map((w) => w.trialId),
+      leaseSeconds,
     ],
     withMetrics ? "ps_claim_and_record_m" : "ps_claim_and_record",
   );
@@ -587,7 +585,12 @@ type TrialWrite = { claim: ClaimRequest; result?: never } | { result: ResultWrit
  * Every promise resolves only after its own row's transaction committed.
  */
 export function createTrialWriter(
-  { claimDb, resultDb, workerId }: { claimDb: SqlClient; resultDb: SqlClient; workerId: string },
+  {
+    claimDb,
+    resultDb,
+    workerId,
+    leaseSeconds = DEFAULT_LEASE_SECONDS,
+  }: { claimDb: SqlClient; resultDb: SqlClient; workerId: string; leaseSeconds?: number },
   { maxBatch = 64 }: { maxBatch?: number } = {},
 ): TrialWriter {
   const submit = createGroupCommit(
@@ -596,9 +599,9 @@ export function createTrialWriter(
       const writes = items.flatMap((x) => (x.result ? [x.result] : []));
       let claimed: Array<ClaimedTrial | null> = [];
       let recorded: RecordOutcome[] = [];
-      if (!writes.length) claimed = await markRunningMany(claimDb, claims, workerId);
+      if (!writes.length) claimed = await markRunningMany(claimDb, claims, workerId, leaseSeconds);
       else if (!claims.length) recorded = await recordResults(resultDb, writes);
-      else ({ claimed, recorded } = await claimAndRecord(resultDb, workerId, claims, writes));
+      else ({ claimed, recorded } = await claimAndRecord(resultDb, workerId, claims, writes, leaseSeconds));
       let c = 0;
       let r = 0;
       return items.map((x) => (x.claim ? (claimed[c++] ?? null) : (recorded[r++] as RecordOutcome)));
@@ -628,7 +631,7 @@ export async function releaseTrial(
 ): Promise<boolean> {
   const n = await execute(
     db,
-    `UPDATE "Trial" SET status = 'queued', "workerId" = NULL, "updatedAt" = now(), error = $3, "errorClass" = $4,
+    `UPDATE "Trial" SET status = 'queued', "workerId" = NULL, "leaseUntil" = NULL, "updatedAt" = now(), error = $3, "errorClass" = $4,
        "checkpointPath" = COALESCE($5, "checkpointPath")
      WHERE id = $1::uuid AND attempts = $2 AND status = 'running' AND "resultAttempt" IS NULL`,
     [trialId, attempt, error, errorClass, checkpointPath],
@@ -652,13 +655,39 @@ export async function completeSweepIfDone(db: SqlClient, sweepId: string): Promi
   return n === 1;
 }
 
-/** Ids of the given sweeps that are cancelled (the worker polls this for its running trials). */
-export async function cancelledSweeps(db: SqlClient, sweepIds: string[]): Promise<string[]> {
-  if (!sweepIds.length) return [];
+/**
+ * The heartbeat's lease renewal: every trial of `trialIds` that this worker still runs gets its
+ * lease extended to now + leaseSeconds, in one statement. Returns the ids it still holds; a trial
+ * left out was cancelled, finished, or taken away after its lease expired, and must stop.
+ */
+export async function renewLeases(
+  db: SqlClient,
+  workerId: string,
+  trialIds: string[],
+  leaseSeconds = DEFAULT_LEASE_SECONDS,
+): Promise<Set<string>> {
+  if (!trialIds.length) return new Set();
   const rows = await queryRows<{ id: string }>(
     db,
-    `SELECT id::text AS id FROM "Sweep" WHERE id = ANY($1::uuid[]) AND status = 'cancelled'`,
-    [sweepIds],
+    `UPDATE "Trial" SET "leaseUntil" = now() + make_interval(secs => $3::float8)
+     WHERE id = ANY($1::uuid[]) AND "workerId" = $2 AND status = 'running' RETURNING id::text AS id`,
+    [trialIds, workerId, leaseSeconds],
+    "ps_renew_leases",
   );
-  return rows.map((r) => r.id);
+  return new Set(rows.map((r) => r.id));
+}
+
+/**
+ * Why a trial could not be claimed: `wait` while its sweep is still being accepted (the job should
+ * come back later), `skip` otherwise (finished, running elsewhere, cancelled, or gone).
+ */
+export async function claimBlocker(db: SqlClient, trialId: string): Promise<"wait" | "skip"> {
+  const rows = await queryRows<{ status: string }>(
+    db,
+    `SELECT s.status::text AS status FROM "Trial" t JOIN "Sweep" s ON s.id = t."sweepId"
+     WHERE t.id = $1::uuid AND t.status = 'queued'`,
+    [trialId],
+    "ps_claim_blocker",
+  );
+  return rows[0]?.status === "creating" ? "wait" : "skip";
 }

@@ -1,10 +1,19 @@
 // Sweep lifecycle on Postgres (the record) and BullMQ (the transport): create, read, cancel,
-// retry, extend. Every write commits rows first and enqueues after, so a crash in between leaves
-// queued rows the reconciler re-enqueues, never a job without a row.
+// resume, retry, extend. Every write commits rows first and enqueues after, so a crash in between
+// leaves queued rows the sweeper (reconcile.ts) re-enqueues, never a job without a row.
 import { randomUUID } from "node:crypto";
 import { copyText, type Db } from "@powersweep/db";
-import { type CancelMessage, cancelChannel, enqueueTrials, type TrialQueue } from "@powersweep/queue";
-import type { ExtendDocument, GridSweep, SweepDocument } from "@powersweep/spec";
+import { enqueueTrials, type TrialQueue } from "@powersweep/queue";
+import {
+  type ExtendDocument,
+  type GridSweep,
+  type SweepDocument,
+  type SweepKindColumn,
+  sweepKindColumn,
+  sweepKindOfColumn,
+  TRIAL_STATUSES,
+  type TrialStatus,
+} from "@powersweep/spec";
 import {
   checkPowerGrid,
   type ExpandedTrial,
@@ -16,16 +25,13 @@ import {
   type SweepSize,
   sweepSize,
 } from "@powersweep/sweep";
-import type { Redis } from "ioredis";
 import { trialCurve } from "./curves.ts";
+import { ensureJobs, removeJobs } from "./jobs.ts";
 import { canCopy, queryRows, type SqlClient } from "./sql.ts";
 
 export interface SweepDeps {
   db: Db;
   trialQueue: TrialQueue;
-  /** Connection used to publish cancel notices. */
-  redis: Redis;
-  redisPrefix: string;
   maxTrialsPerSweep: number;
   /**
    * A plain pg pool for the bulk trial inserts of an accept (default: `db`), which then COPY their
@@ -65,8 +71,6 @@ export const ACCEPT_ENQUEUE_CHUNK = 250;
 export const CREATING_HEARTBEAT_MS = 5_000;
 /** Trials shown by a dry run. */
 export const PREVIEW_TRIALS = 20;
-
-const KIND = { "lr-grid": "lr_grid", "power-grid": "power_grid", import: "import" } as const;
 
 const INSERT_SQL = `
 INSERT INTO "Trial" ("id","sweepId","key","config","model","dModel","tokens","batchSize","lr","powerA","powerB","seed",
@@ -222,6 +226,8 @@ async function copyGridTrials(pool: Parameters<typeof copyText>[0], sweepId: str
 
 /** What a POST /sweeps answers (and a dry run, without an id). */
 export interface CreatedSweep {
+  /** Not part of the answer: the sweep existed already under the request's Idempotency-Key. */
+  replayed?: boolean;
   id: string | null;
   name: string;
   kind: SweepDocument["kind"];
@@ -261,10 +267,11 @@ async function countUnique(doc: GridSweep): Promise<number> {
 }
 
 /** The Sweep row of a new sweep (its status is set by the caller). */
-function sweepData(doc: SweepDocument, owner: string | undefined) {
+function sweepData(doc: SweepDocument, owner: string | undefined, idempotencyKey: string | undefined) {
   return {
     name: doc.name,
-    kind: KIND[doc.kind],
+    kind: sweepKindColumn(doc.kind),
+    idempotencyKey: idempotencyKey ?? null,
     spec: doc as object,
     owner: owner ?? null,
     tags: doc.tags ?? [],
@@ -283,7 +290,50 @@ function sweepData(doc: SweepDocument, owner: string | undefined) {
 export async function createSweep(
   deps: SweepDeps,
   doc: SweepDocument,
-  { dryRun = false, owner }: { dryRun?: boolean; owner?: string } = {},
+  { dryRun = false, owner, idempotencyKey }: { dryRun?: boolean; owner?: string; idempotencyKey?: string } = {},
+): Promise<CreatedSweep> {
+  if (idempotencyKey && !dryRun) {
+    const existing = await sweepByIdempotencyKey(deps.db, idempotencyKey);
+    if (existing) return existing;
+  }
+  try {
+    return await createNewSweep(deps, doc, { dryRun, owner, idempotencyKey });
+  } catch (err) {
+    // Two submits with one key at the same time: the second insert hits the unique key.
+    const existing =
+      idempotencyKey && isUniqueViolation(err) ? await sweepByIdempotencyKey(deps.db, idempotencyKey) : null;
+    if (existing) return existing;
+    throw err;
+  }
+}
+
+const isUniqueViolation = (e: unknown) =>
+  (e as { code?: unknown } | null)?.code === "23505" || (e as { code?: unknown } | null)?.code === "P2002";
+
+/** The sweep a submit with this Idempotency-Key created, as createSweep answered it. */
+export async function sweepByIdempotencyKey(db: Db, idempotencyKey: string): Promise<CreatedSweep | null> {
+  const s = await db.sweep.findUnique({ where: { idempotencyKey } });
+  if (!s) return null;
+  const doc = s.spec as unknown as SweepDocument;
+  const size = sweepSize(doc);
+  return {
+    id: s.id,
+    name: s.name,
+    kind: sweepKindOfColumn(s.kind as SweepKindColumn),
+    status: s.status,
+    trialCount: s.trialCount,
+    duplicates: Math.max(0, size.trials - s.trialCount),
+    size,
+    dryRun: false,
+    warnings: doc.kind === "import" ? [] : checkPowerGrid(doc).warnings,
+    replayed: true,
+  };
+}
+
+async function createNewSweep(
+  deps: SweepDeps,
+  doc: SweepDocument,
+  { dryRun, owner, idempotencyKey }: { dryRun: boolean; owner?: string; idempotencyKey?: string },
 ): Promise<CreatedSweep> {
   const size = checkSize(doc, deps.maxTrialsPerSweep);
   const base = {
@@ -305,13 +355,13 @@ export async function createSweep(
     };
   }
   if (doc.kind !== "import") {
-    const { id, status, trialCount } = await acceptGrid(deps, doc, owner);
+    const { id, status, trialCount } = await acceptGrid(deps, doc, owner, idempotencyKey);
     return { id, ...base, status, trialCount, duplicates: size.trials - trialCount, dryRun: false };
   }
   const { sweep, ids } = await deps.db.$transaction(
     async (tx) => {
       const sweep = await tx.sweep.create({
-        data: { ...sweepData(doc, owner), status: "completed", finishedAt: new Date() },
+        data: { ...sweepData(doc, owner, idempotencyKey), status: "completed", finishedAt: new Date() },
       });
       const ids: string[] = [];
       const rows = importedTrials(doc);
@@ -358,23 +408,33 @@ async function acceptGrid(
   deps: SweepDeps,
   doc: GridSweep,
   owner: string | undefined,
+  idempotencyKey: string | undefined,
 ): Promise<{ id: string; status: string; trialCount: number }> {
   const sql = deps.sql ?? deps.db;
   // On `sql` (whose commits may be asynchronous): a `creating` sweep is worthless until the final,
   // synchronous commit below, so it need not wait for its own WAL flush.
-  const data = sweepData(doc, owner);
+  const data = sweepData(doc, owner, idempotencyKey);
   const [created] = await queryRows<{ id: string }>(
     sql,
-    `INSERT INTO "Sweep" (id, name, kind, spec, status, owner, tags, trainer, priority, "maxAttempts", "updatedAt")
-     VALUES (gen_random_uuid(), $1, $2::text::"SweepKind", $3::jsonb, 'creating', $4, $5::text[], $6, $7, $8, now())
+    `INSERT INTO "Sweep" (id, name, kind, spec, status, owner, tags, trainer, priority, "maxAttempts", "idempotencyKey",
+       "updatedAt")
+     VALUES (gen_random_uuid(), $1, $2::text::"SweepKind", $3::jsonb, 'creating', $4, $5::text[], $6, $7, $8, $9, now())
      RETURNING id::text AS id`,
-    [data.name, data.kind, JSON.stringify(doc), data.owner, data.tags, data.trainer, data.priority, data.maxAttempts],
+    [
+      data.name,
+      data.kind,
+      JSON.stringify(doc),
+      data.owner,
+      data.tags,
+      data.trainer,
+      data.priority,
+      data.maxAttempts,
+      data.idempotencyKey,
+    ],
   );
   if (!created) throw new Error("the sweep row was not created");
   const sweep = { id: created.id, priority: data.priority, maxAttempts: data.maxAttempts };
-  const job = (id: string) => ({ id, sweepId: sweep.id, priority: sweep.priority, maxAttempts: sweep.maxAttempts });
-  /** Ids whose jobs were (or may have been) added: removed again if the accept fails. */
-  const enqueued: string[] = [];
+  const job = (id: string) => ({ id, sweepId: sweep.id, priority: sweep.priority });
   let trialCount = 0;
   let enqueueTail: Promise<void> = Promise.resolve();
   const inFlight = new Set<Promise<void>>();
@@ -391,7 +451,6 @@ async function acceptGrid(
       const inserted = canCopy(sql) ? copyGridTrials(sql, sweep.id, chunk) : insertGridTrials(sql, sweep.id, chunk);
       inserted.catch(() => {}); // observed through the link below
       const link: Promise<void> = Promise.all([enqueueTail, inserted]).then(async ([, ids]) => {
-        enqueued.push(...ids);
         await enqueueTrials(deps.trialQueue, ids.map(job), ACCEPT_ENQUEUE_CHUNK);
         trialCount += ids.length;
         await acceptHooks.afterChunk?.(sweep.id, trialCount);
@@ -406,16 +465,10 @@ async function acceptGrid(
       );
     }
     await Promise.all(inFlight);
+    // The sweep's trials become claimable with this commit (workers skip a `creating` sweep's jobs
+    // until then: claimBlocker).
     const rows = await deps.db.$queryRawUnsafe<Array<{ status: string }>>(
-      // Workers may have started (or even finished) trials of the first chunks meanwhile; their
-      // completeSweepIfDone skipped a `creating` sweep, so a sweep with nothing left is completed here.
-      `WITH left_ AS (SELECT EXISTS (SELECT 1 FROM "Trial" t WHERE t."sweepId" = $1::uuid AND t.status IN ('queued', 'running')) AS open,
-              EXISTS (SELECT 1 FROM "Trial" t WHERE t."sweepId" = $1::uuid AND t.status <> 'queued') AS started)
-       UPDATE "Sweep" s SET "trialCount" = $2, "updatedAt" = now(),
-         status = CASE WHEN NOT left_.open THEN 'completed'::"SweepStatus"
-           WHEN left_.started THEN 'running'::"SweepStatus" ELSE 'queued'::"SweepStatus" END,
-         "finishedAt" = CASE WHEN NOT left_.open THEN now() ELSE s."finishedAt" END
-       FROM left_
+      `UPDATE "Sweep" s SET "trialCount" = $2, "updatedAt" = now(), status = 'queued'
        WHERE s.id = $1::uuid AND s.status = 'creating' RETURNING s.status::text AS status`,
       sweep.id,
       trialCount,
@@ -425,8 +478,8 @@ async function acceptGrid(
     return { id: sweep.id, status, trialCount };
   } catch (err) {
     await Promise.allSettled(inFlight);
-    await abandonSweep(deps.db, deps.trialQueue, sweep.id, enqueued).catch(() => {
-      // Left as `creating` without a heartbeat: the reconciler removes it.
+    await abandonSweep(deps.db, sweep.id).catch(() => {
+      // Left as `creating` without a heartbeat: the sweeper removes it.
     });
     throw err;
   }
@@ -462,22 +515,17 @@ async function heartbeat(sql: SqlClient, sweepId: string) {
 }
 
 /**
- * Removes a sweep that was never accepted (status `creating`): its rows first (trials cascade),
- * then the jobs of `trialIds`. A job left behind (a crash in between) is harmless: its trial is
- * gone, so a worker's claim finds nothing and the job completes without training.
+ * Removes a sweep that was never accepted (status `creating`; its trials cascade). Its jobs are left:
+ * no worker claims a trial of a `creating` sweep, and once the rows are gone a job finds nothing and
+ * completes without training.
  */
-export async function abandonSweep(db: Db, queue: TrialQueue, sweepId: string, trialIds: string[]) {
-  const n = await db.$executeRawUnsafe(`DELETE FROM "Sweep" WHERE id = $1::uuid AND status = 'creating'`, sweepId);
-  // Not deleted and still there: it was accepted after all (e.g. the final commit went through but
-  // its answer was lost), so its jobs stay.
-  if (n === 0 && (await db.sweep.findUnique({ where: { id: sweepId }, select: { id: true } }))) return 0;
-  await removeJobs(queue, trialIds);
-  return n;
+export async function abandonSweep(db: Db, sweepId: string) {
+  return db.$executeRawUnsafe(`DELETE FROM "Sweep" WHERE id = $1::uuid AND status = 'creating'`, sweepId);
 }
 
-export type StatusCounts = Record<"queued" | "running" | "succeeded" | "failed" | "diverged" | "cancelled", number>;
+export type StatusCounts = Record<TrialStatus, number>;
 
-const emptyCounts = (): StatusCounts => ({ queued: 0, running: 0, succeeded: 0, failed: 0, diverged: 0, cancelled: 0 });
+const emptyCounts = (): StatusCounts => Object.fromEntries(TRIAL_STATUSES.map((s) => [s, 0])) as StatusCounts;
 
 async function countsFor(db: Db, sweepIds: string[]) {
   const out = new Map<string, { counts: StatusCounts; remainingTokens: number }>();
@@ -517,7 +565,7 @@ function summary(s: {
   return {
     id: s.id,
     name: s.name,
-    kind: s.kind.replace("_", "-"),
+    kind: sweepKindOfColumn(s.kind as SweepKindColumn),
     status: s.status,
     tags: s.tags,
     trainer: s.trainer,
@@ -711,41 +759,78 @@ export async function getTrial(db: Db, id: string) {
   return { ...t, metrics, curve: curve?.curve ?? null, curveAttempt: curve?.attempt ?? null };
 }
 
-/** Removes the jobs of these trial ids (a job that is active or already gone is left). */
-export async function removeJobs(queue: TrialQueue, ids: string[]): Promise<number> {
-  let removed = 0;
-  for (let i = 0; i < ids.length; i += 500) {
-    const results = await Promise.all(ids.slice(i, i + 500).map((id) => queue.remove(id).catch(() => 0)));
-    removed += results.filter((r) => r === 1).length;
-    await new Promise((r) => setImmediate(r));
-  }
-  return removed;
+/**
+ * Cancels a sweep in one statement: the sweep becomes cancelled (so no worker claims another of its
+ * trials) and its running trials cancelled (each worker sees it at its next heartbeat's lease renewal
+ * and stops; a trial whose worker is gone is cancelled all the same). The queued trials are marked
+ * cancelled and their jobs removed after the answer (`background`; the sweeper finishes it if this
+ * process dies), so cancelling a sweep of any size answers at once.
+ */
+export async function cancelSweep(deps: SweepDeps, id: string, { background = true } = {}) {
+  const [row] = await deps.db.$queryRawUnsafe<Array<{ status: string; queued: number; running: number }>>(
+    `WITH s AS (
+       UPDATE "Sweep" SET status = 'cancelled', "finishedAt" = now(), "updatedAt" = now()
+       WHERE id = $1::uuid AND status <> 'creating' RETURNING id
+     ), r AS (
+       UPDATE "Trial" SET status = 'cancelled', "leaseUntil" = NULL, "finishedAt" = now(), "updatedAt" = now(),
+         error = 'sweep cancelled', "errorClass" = 'cancelled'
+       WHERE "sweepId" = $1::uuid AND status = 'running' AND EXISTS (SELECT 1 FROM s) RETURNING id
+     )
+     SELECT (SELECT status::text FROM "Sweep" WHERE id = $1::uuid) AS status,
+       (SELECT count(*)::int FROM "Trial" WHERE "sweepId" = $1::uuid AND status = 'queued') AS queued,
+       (SELECT count(*)::int FROM r) AS running`,
+    id,
+  );
+  if (!row?.status) throw new NotFoundError(`no sweep ${id}`);
+  if (row.status === "creating") throw new ConflictError(`sweep ${id} is still being created`);
+  const rest = cancelQueued(deps, id);
+  if (background)
+    rest.catch(() => {}); // the sweeper marks what is left
+  else await rest;
+  return { id, status: "cancelled", cancelled: row.queued + row.running, signalled: row.running };
+}
+
+/** The queued trials of a cancelled sweep become cancelled, and the jobs of its cancelled trials go. */
+async function cancelQueued(deps: SweepDeps, id: string) {
+  await deps.db.$executeRawUnsafe(
+    `UPDATE "Trial" t SET status = 'cancelled', "finishedAt" = now(), "updatedAt" = now()
+     FROM "Sweep" s WHERE s.id = t."sweepId" AND t."sweepId" = $1::uuid AND t.status = 'queued' AND s.status = 'cancelled'`,
+    id,
+  );
+  // (a job that a worker holds stays: its lease renewal stops the trial, and the job completes)
+  const rows = await deps.db.$queryRawUnsafe<Array<{ id: string }>>(
+    `SELECT id::text AS id FROM "Trial" WHERE "sweepId" = $1::uuid AND status = 'cancelled'`,
+    id,
+  );
+  return removeJobs(
+    deps.trialQueue,
+    rows.map((r) => r.id),
+  );
 }
 
 /**
- * Cancels a sweep: queued trials are marked cancelled and their jobs removed; running trials are
- * told to stop on the cancel channel (the worker marks them cancelled).
+ * Resumes a cancelled sweep: its cancelled and failed trials are queued again (keeping their
+ * attempts and checkpoints) and the sweep becomes queued.
  */
-export async function cancelSweep(deps: SweepDeps, id: string) {
-  const s = await deps.db.sweep.findUnique({ where: { id }, select: { id: true, status: true } });
+export async function resumeSweep(deps: SweepDeps, id: string) {
+  const s = await deps.db.sweep.findUnique({ where: { id }, select: { status: true, priority: true } });
   if (!s) throw new NotFoundError(`no sweep ${id}`);
-  if (s.status === "creating") throw new ConflictError(`sweep ${id} is still being created`);
-  const queued = await deps.db.$queryRawUnsafe<Array<{ id: string }>>(
-    `UPDATE "Trial" SET status = 'cancelled', "finishedAt" = now(), "updatedAt" = now()
-     WHERE "sweepId" = $1::uuid AND status = 'queued' RETURNING id::text AS id`,
+  if (s.status !== "cancelled") throw new ConflictError(`sweep ${id} is ${s.status}, not cancelled`);
+  const rows = await deps.db.$queryRawUnsafe<Array<{ id: string }>>(
+    `WITH s AS (
+       UPDATE "Sweep" SET status = 'queued', "finishedAt" = NULL, "updatedAt" = now()
+       WHERE id = $1::uuid AND status = 'cancelled' RETURNING id
+     )
+     UPDATE "Trial" t SET status = 'queued', error = NULL, "errorClass" = NULL, "workerId" = NULL, "startedAt" = NULL,
+       "finishedAt" = NULL, "leaseUntil" = NULL, "resultAttempt" = NULL, "updatedAt" = now()
+     FROM s WHERE t."sweepId" = s.id AND t.status IN ('cancelled', 'failed') RETURNING t.id::text AS id`,
     id,
   );
-  await deps.db.sweep.update({ where: { id }, data: { status: "cancelled", finishedAt: new Date() } });
-  const removedJobs = await removeJobs(
+  await ensureJobs(
     deps.trialQueue,
-    queued.map((r) => r.id),
+    rows.map((r) => ({ id: r.id, sweepId: id, priority: s.priority })),
   );
-  const running = await deps.db.trial.findMany({ where: { sweepId: id, status: "running" }, select: { id: true } });
-  if (running.length) {
-    const msg: CancelMessage = { sweepId: id, trialIds: running.map((r) => r.id) };
-    await deps.redis.publish(cancelChannel(deps.redisPrefix), JSON.stringify(msg));
-  }
-  return { id, status: "cancelled", cancelled: queued.length, removedJobs, signalled: running.length };
+  return { id, resumed: rows.length };
 }
 
 /** Queues again the trials that failed by crashing (errorClass "crash"), each as a new job. */
@@ -756,18 +841,17 @@ export async function retrySweep(deps: SweepDeps, id: string) {
   if (s.status === "creating") throw new ConflictError(`sweep ${id} is still being created`);
   const rows = await deps.db.$queryRawUnsafe<Array<{ id: string }>>(
     `UPDATE "Trial" SET status = 'queued', error = NULL, "errorClass" = NULL, "workerId" = NULL, "startedAt" = NULL,
-       "finishedAt" = NULL, "updatedAt" = now()
+       "finishedAt" = NULL, "leaseUntil" = NULL, "resultAttempt" = NULL, "updatedAt" = now()
      WHERE "sweepId" = $1::uuid AND status = 'failed' AND "errorClass" = 'crash' RETURNING id::text AS id`,
     id,
   );
   const ids = rows.map((r) => r.id);
   if (ids.length) {
     await deps.db.sweep.update({ where: { id }, data: { status: "running", finishedAt: null } });
-    // The failed job keeps its id in Redis; remove it so the new job is not a no-op.
-    await removeJobs(deps.trialQueue, ids);
-    await enqueueTrials(
+    // A failed job keeps its id in Redis: ensureJobs replaces it, so the new job is not a no-op.
+    await ensureJobs(
       deps.trialQueue,
-      ids.map((t) => ({ id: t, sweepId: id, priority: s.priority, maxAttempts: s.maxAttempts })),
+      ids.map((t) => ({ id: t, sweepId: id, priority: s.priority })),
     );
   }
   return { id, retried: ids.length };
@@ -816,7 +900,7 @@ export async function extendSweepTrials(deps: SweepDeps, id: string, ext: Extend
   );
   await enqueueTrials(
     deps.trialQueue,
-    ids.map((t) => ({ id: t, sweepId: id, priority: s.priority, maxAttempts: s.maxAttempts })),
+    ids.map((t) => ({ id: t, sweepId: id, priority: s.priority })),
   );
   return { id, dryRun: false, added: ids.length, trialCount: existing.size + ids.length, size };
 }

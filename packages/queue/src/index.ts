@@ -5,8 +5,6 @@ import { Redis, type RedisOptions } from "ioredis";
 
 export const QUEUE_TRIALS = "trials";
 export const QUEUE_FITS = "fits";
-/** Pub/sub channel (under the prefix) on which running trials of a cancelled sweep are told to stop. */
-export const CHANNEL_CANCEL = "cancel";
 
 /** A trial job. The BullMQ job id is the trial id, so enqueueing twice is a no-op. */
 export interface TrialJobData {
@@ -17,12 +15,6 @@ export interface TrialJobData {
 /** A refit request, deduplicated per sweep. */
 export interface FitJobData {
   sweepId: string;
-}
-
-/** A cancel notice, published on CHANNEL_CANCEL. */
-export interface CancelMessage {
-  sweepId: string;
-  trialIds?: string[];
 }
 
 export interface RedisConnectionOptions {
@@ -41,10 +33,6 @@ export function createRedis({ url, forWorker = false }: RedisConnectionOptions):
   return new Redis(url, opts);
 }
 
-export function cancelChannel(prefix: string): string {
-  return `${prefix}:${CHANNEL_CANCEL}`;
-}
-
 export function createTrialQueue(connection: Redis, prefix: string, opts: Partial<QueueOptions> = {}) {
   return new Queue<TrialJobData, unknown, string>(QUEUE_TRIALS, { connection, prefix, ...opts });
 }
@@ -59,20 +47,39 @@ export type FitQueue = ReturnType<typeof createFitQueue>;
 export interface EnqueueTrial {
   id: string;
   sweepId: string;
-  /** BullMQ priority: 0 = none, 1 is highest. */
+  /** The sweep's priority as documents write it: 1 is the highest, larger runs later, 0 (none) runs last. */
   priority?: number;
-  maxAttempts?: number;
+  /** Run no earlier than this many ms from now (a retry's backoff). */
+  delayMs?: number;
 }
 
-/** Job options for a trial: its id is the job id, crashes retry with exponential backoff. */
+/** BullMQ's lowest priority. */
+export const LOWEST_PRIORITY = 2_097_151;
+
+/**
+ * The BullMQ priority of a sweep priority. BullMQ runs jobs without a priority before every
+ * prioritised one, so every trial job gets one: a sweep without a priority (0) gets the lowest,
+ * and `priority: 1` runs before all others, as documented.
+ */
+export const bullPriority = (priority = 0) => (priority > 0 ? Math.min(priority, LOWEST_PRIORITY) : LOWEST_PRIORITY);
+
+/** Failed jobs stay this long (for inspection), then BullMQ removes them. */
+export const FAILED_JOB_RETENTION_SECONDS = 7 * 24 * 3600;
+
+/**
+ * Job options for a trial. Its id is the job id (enqueueing twice is a no-op). The job is transport
+ * only: attempts, retries and their backoff are decided in Postgres (Trial.attempts, the
+ * orchestrator's retry policy), so BullMQ runs each job once. A completed job is removed at once
+ * (its result is in Postgres); a failed one is kept for FAILED_JOB_RETENTION_SECONDS.
+ */
 export function trialJobOptions(t: EnqueueTrial): JobsOptions {
   return {
     jobId: t.id,
-    attempts: Math.max(1, t.maxAttempts ?? 3),
-    backoff: { type: "exponential", delay: 1000 },
-    ...(t.priority ? { priority: t.priority } : {}),
-    removeOnComplete: { count: 1000 },
-    removeOnFail: { count: 10000 },
+    attempts: 1,
+    priority: bullPriority(t.priority),
+    ...(t.delayMs ? { delay: t.delayMs } : {}),
+    removeOnComplete: true,
+    removeOnFail: { age: FAILED_JOB_RETENTION_SECONDS },
   };
 }
 

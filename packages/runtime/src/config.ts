@@ -35,6 +35,20 @@ export interface PowersweepConfig {
   maxTokensPerTrial: number;
   /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`. */
   metricsToken: string | null;
+  /** Lease of a running trial, renewed by its worker's heartbeat; past it the sweeper takes the trial back. */
+  trialLeaseSeconds: number;
+  /** How often the sweeper (API process) runs: expired leases, queued trials without jobs, sweep statuses. */
+  sweeperIntervalMs: number;
+  /** Workers checkpoint every N training tokens (0: only when stopped), so a killed worker's trial resumes. */
+  checkpointEveryTokens: number;
+  /** Worker tuning, mostly for tests; undefined keeps the worker's defaults. */
+  worker: {
+    heartbeatMs?: number;
+    lockDurationMs?: number;
+    stalledIntervalMs?: number;
+    shutdownTimeoutMs?: number;
+    progressIntervalMs?: number;
+  };
 }
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -82,6 +96,10 @@ export function parseDataRoots(raw: string | undefined): string[] {
     });
 }
 
+function optionalInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  return env[name] === undefined || env[name] === "" ? undefined : int(env, name, 0);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): PowersweepConfig {
   return {
     databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
@@ -101,5 +119,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PowersweepConf
     fitterConcurrency: int(env, "FITTER_CONCURRENCY", 2),
     maxTokensPerTrial: positiveNumber(env, "MAX_TOKENS_PER_TRIAL", DEFAULT_MAX_TOKENS_PER_TRIAL),
     metricsToken: env.METRICS_TOKEN || null,
+    trialLeaseSeconds: int(env, "TRIAL_LEASE_SECONDS", 60),
+    sweeperIntervalMs: int(env, "SWEEPER_INTERVAL_MS", 30_000),
+    checkpointEveryTokens: int(env, "CHECKPOINT_EVERY_TOKENS", 0),
+    worker: {
+      heartbeatMs: optionalInt(env, "WORKER_HEARTBEAT_MS"),
+      lockDurationMs: optionalInt(env, "WORKER_LOCK_MS"),
+      stalledIntervalMs: optionalInt(env, "WORKER_STALLED_MS"),
+      shutdownTimeoutMs: optionalInt(env, "WORKER_SHUTDOWN_MS"),
+      progressIntervalMs: optionalInt(env, "WORKER_PROGRESS_MS"),
+    },
   };
 }

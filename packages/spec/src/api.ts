@@ -235,8 +235,10 @@ export const CancelResultSchema = Type.Object(
     id: Uuid,
     status: Type.Literal("cancelled"),
     cancelled: Type.Integer({ minimum: 0, description: "Queued trials cancelled." }),
-    removedJobs: Count,
-    signalled: Type.Integer({ minimum: 0, description: "Running trials told to stop." }),
+    signalled: Type.Integer({
+      minimum: 0,
+      description: "Running trials cancelled: each one's worker stops it at its next heartbeat.",
+    }),
   },
   closed,
 );
@@ -244,6 +246,12 @@ export type CancelResult = Static<typeof CancelResultSchema>;
 
 export const RetryResultSchema = Type.Object({ id: Uuid, retried: Count }, closed);
 export type RetryResult = Static<typeof RetryResultSchema>;
+
+export const ResumeResultSchema = Type.Object(
+  { id: Uuid, resumed: Type.Integer({ minimum: 0, description: "Cancelled and failed trials queued again." }) },
+  closed,
+);
+export type ResumeResult = Static<typeof ResumeResultSchema>;
 
 export const ExtendResultSchema = Type.Object(
   {

@@ -2,6 +2,7 @@
 // target run, and ad-hoc fits of posted rows. The fitter service stores fits; these routes read them.
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { fitTablesCsv, type PowerLaw, powerSchedulerConfig, predictLr, type SweepFit } from "@powersweep/fit";
+import { latestFit as latestStoredFit, NotFoundError } from "@powersweep/orchestrator";
 import { ThreadPool, ThreadPoolBusyError, ThreadTimeoutError } from "@powersweep/runtime";
 import {
   FitQuerySchema,
@@ -40,10 +41,12 @@ const FIT_MAX_QUEUED = 16;
 
 /** The sweep's newest fit; `field` names where the sweep id came from (for the 404's errors). */
 async function latestFit(app: FastifyInstance, sweepId: string, field: string) {
-  const sweep = await app.deps.db.sweep.findUnique({ where: { id: sweepId }, select: { id: true } });
   const errors = (message: string) => ({ errors: [{ path: field, message }] });
-  if (!sweep) throw problem(404, "not-found", "Not found", `no sweep ${sweepId}`, errors("no such sweep"));
-  const fit = await app.deps.db.fit.findFirst({ where: { sweepId }, orderBy: { createdAt: "desc" } });
+  const fit = await latestStoredFit(app.deps.db, sweepId).catch((e: unknown) => {
+    if (e instanceof NotFoundError)
+      throw problem(404, "not-found", "Not found", `no sweep ${sweepId}`, errors("no such sweep"));
+    throw e;
+  });
   if (!fit)
     throw problem(
       404,

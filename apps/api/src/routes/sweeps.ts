@@ -8,6 +8,7 @@ import {
   getSweep,
   listSweeps,
   listTrials,
+  resumeSweep,
   retrySweep,
 } from "@powersweep/orchestrator";
 import { requestFit } from "@powersweep/queue";
@@ -18,6 +19,7 @@ import {
   DryRunQuerySchema,
   ExtendResultSchema,
   IdParamsSchema,
+  ResumeResultSchema,
   RetryResultSchema,
   SubmitQuerySchema,
   SweepDetailSchema,
@@ -68,15 +70,18 @@ export const sweepRoutes: FastifyPluginAsyncTypebox = async (app) => {
       await admitDocument(parsed.value, app.deps.config);
       await checkSweepLimits(app, parsed.value);
       const dryRun = q.dryRun === true;
-      const created = await createSweep(deps(), parsed.value, {
+      // A retried submit with the same Idempotency-Key answers the sweep the first one created (200).
+      const idempotencyKey = req.headers["idempotency-key"];
+      const { replayed, ...created } = await createSweep(deps(), parsed.value, {
         dryRun,
         ...(req.token ? { owner: req.token.name } : {}),
+        ...(typeof idempotencyKey === "string" && idempotencyKey ? { idempotencyKey } : {}),
       });
       // Imported results are finished trials: fit them now (workers request fits for trained ones).
-      if (!dryRun && created.id && parsed.value.kind === "import" && app.deps.fitQueue) {
+      if (!dryRun && !replayed && created.id && parsed.value.kind === "import" && app.deps.fitQueue) {
         await requestFit(app.deps.fitQueue, created.id, 0);
       }
-      return reply.code(dryRun ? 200 : 201).send(wire(CreatedSweepSchema, created));
+      return reply.code(dryRun || replayed ? 200 : 201).send(wire(CreatedSweepSchema, created));
     },
   );
 
@@ -124,7 +129,7 @@ export const sweepRoutes: FastifyPluginAsyncTypebox = async (app) => {
     "/sweeps/:id/cancel",
     {
       schema: {
-        summary: "Cancel: queued trials removed, running ones told to stop",
+        summary: "Cancel: queued and running trials cancelled (running ones stop at their next heartbeat)",
         tags: ["sweeps"],
         params: IdParamsSchema,
         response: responses({ 200: CancelResultSchema }),
@@ -133,6 +138,22 @@ export const sweepRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (req) => {
       await requireSweepAccess(req, req.params.id, "act");
       return wire(CancelResultSchema, await cancelSweep(deps(), req.params.id));
+    },
+  );
+
+  app.post(
+    "/sweeps/:id/resume",
+    {
+      schema: {
+        summary: "Resume a cancelled sweep: its cancelled and failed trials are queued again",
+        tags: ["sweeps"],
+        params: IdParamsSchema,
+        response: responses({ 200: ResumeResultSchema }),
+      },
+    },
+    async (req) => {
+      await requireSweepAccess(req, req.params.id, "act");
+      return resumeSweep(deps(), req.params.id);
     },
   );
 

@@ -46,48 +46,34 @@ export async function printFirstAdminToken(config: PowersweepConfig): Promise<vo
 
 export interface WorkerFlags {
   devices?: string;
+  slotsPerDevice?: string;
   concurrency?: string;
   trainerExec?: string[];
 }
 
-export function parseWorkerFlags(flags: WorkerFlags) {
-  const devices = flags.devices
-    ? flags.devices
-        .split(",")
-        .map((d) => d.trim())
-        .filter(Boolean)
-    : undefined;
-  const concurrency = flags.concurrency === undefined ? undefined : Number(flags.concurrency);
-  if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) {
-    throw new ServiceUnavailableError(`--concurrency must be a positive integer, got "${flags.concurrency}"`);
+/** The worker's own parser (one definition of the flags), fed the options commander collected. */
+export async function parseWorkerFlags(flags: WorkerFlags) {
+  const { parseWorkerArgs } = await import("@powersweep/worker");
+  const argv = [
+    ...(flags.devices !== undefined ? ["--devices", flags.devices] : []),
+    ...(flags.slotsPerDevice !== undefined ? ["--slots-per-device", flags.slotsPerDevice] : []),
+    ...(flags.concurrency !== undefined ? ["--concurrency", flags.concurrency] : []),
+    ...(flags.trainerExec ?? []).flatMap((t) => ["--trainer-exec", t]),
+  ];
+  try {
+    return parseWorkerArgs(argv);
+  } catch (e) {
+    throw new ServiceUnavailableError((e as Error).message);
   }
-  const execTrainers: Record<string, string[]> = {};
-  for (const spec of flags.trainerExec ?? []) {
-    const eq = spec.indexOf("=");
-    if (eq <= 0) throw new ServiceUnavailableError(`--trainer-exec expects name=command, got "${spec}"`);
-    execTrainers[spec.slice(0, eq)] = spec
-      .slice(eq + 1)
-      .split(" ")
-      .filter(Boolean);
-  }
-  return { devices, concurrency, execTrainers };
 }
 
-/** Worker options from the process configuration plus command-line flags. */
-export function workerOptions(
+/** Worker options from the process configuration plus command-line flags (one definition: the worker's). */
+export async function workerOptions(
   config: PowersweepConfig,
-  flags: ReturnType<typeof parseWorkerFlags> | { concurrency?: number } = {},
+  flags: Awaited<ReturnType<typeof parseWorkerFlags>> | { concurrency?: number } = {},
 ) {
-  const every = Number(process.env.CHECKPOINT_EVERY_TOKENS ?? 0);
-  return {
-    databaseUrl: config.databaseUrl,
-    redisUrl: config.redisUrl,
-    redisPrefix: config.redisPrefix,
-    checkpointDir: config.checkpointDir,
-    trialMaxSeconds: config.trialMaxSeconds,
-    ...(Number.isFinite(every) && every > 0 ? { checkpointEveryTokens: every } : {}),
-    ...flags,
-  };
+  const { workerOptions: fromConfig } = await import("@powersweep/worker");
+  return fromConfig(config, flags);
 }
 
 /** Runs until SIGINT/SIGTERM, then closes everything (workers release their trials). */
@@ -119,7 +105,7 @@ export async function startStack(opts: { workers?: number; config?: PowersweepCo
   const { startWorker } = await import("@powersweep/worker");
   const api = await startApi(config);
   const fitter = await startFitter(config);
-  const worker = await startWorker(workerOptions(config, { concurrency: opts.workers ?? 1 }));
+  const worker = await startWorker(await workerOptions(config, { concurrency: opts.workers ?? 1 }));
   if (!opts.quiet) {
     console.log(
       `powersweep: api on http://${config.host}:${config.port} (host ${hostname()}), fitter, worker ×${opts.workers ?? 1}`,
