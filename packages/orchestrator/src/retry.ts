@@ -1,9 +1,10 @@
 // The one retry policy. Attempts are counted in Postgres (Trial.attempts, + 1 at each claim); BullMQ
 // runs each job once. A trial that crashes, or whose worker is lost (lease expired), runs again
 // after a capped exponential backoff until it has used its attempts; then it fails.
+import { MAX_TRIAL_ATTEMPTS } from "@powersweep/spec";
 
 /** The most attempts a sweep may ask for (Sweep.maxAttempts is capped to it). */
-export const MAX_ATTEMPTS = 10;
+export const MAX_ATTEMPTS = MAX_TRIAL_ATTEMPTS;
 /** The longest wait before a retry. */
 export const MAX_BACKOFF_MS = 10 * 60_000;
 /** The wait before the second attempt; it doubles for each further one. */

@@ -15,3 +15,6 @@ export const SafeText = (opts: StringOptions = {}) => Type.String({ ...opts, pat
 /** An integer schema bounded to a Postgres `int`. */
 export const Int32 = (opts: { minimum?: number; description?: string } = {}) =>
   Type.Integer({ minimum: opts.minimum ?? 0, maximum: MAX_INT32, ...opts });
+
+/** Most attempts one trial may take (a sweep's maxAttempts is at most this; retries back off, capped). */
+export const MAX_TRIAL_ATTEMPTS = 10;

@@ -5,7 +5,7 @@ import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { type ValueError, ValueErrorType } from "@sinclair/typebox/errors";
 import { Value } from "@sinclair/typebox/value";
 import { LineCounter, parseDocument } from "yaml";
-import { MAX_INT32, SafeText } from "./bounds.ts";
+import { MAX_INT32, MAX_TRIAL_ATTEMPTS, SafeText } from "./bounds.ts";
 import { IMPORT_ROW_STATUSES } from "./status.ts";
 import {
   type Corpus,
@@ -163,9 +163,15 @@ const common = {
     }),
   ),
   priority: Type.Optional(
-    Type.Integer({ minimum: 0, maximum: 2_097_152, description: "BullMQ priority, 1 is highest; 0 none." }),
+    Type.Integer({
+      minimum: 0,
+      maximum: 2_097_152,
+      description: "1 runs first, larger numbers later; 0 (the default) after every prioritised sweep.",
+    }),
   ),
-  maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+  maxAttempts: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: MAX_TRIAL_ATTEMPTS, description: "Attempts per trial (crashes retry)." }),
+  ),
   trialMaxSeconds: Type.Optional(
     Type.Integer({
       minimum: 1,
