@@ -11,6 +11,7 @@ const UNIT = [
   "packages/{spec,sweep,schedules,model,data,fit,plots,trainer}/test/**/*.test.ts",
   "apps/web/test/views.test.ts",
   "apps/worker/test/{args,slots}.test.ts",
+  "apps/cli/test/{documents,format}.test.ts",
   "test/toolchain.test.ts",
 ];
 

@@ -162,9 +162,10 @@ describe("query strings", () => {
       db: api.db,
       redis: api.redis,
       trialQueue: api.trialQueue,
-      config: api.config,
+      // Request lines are logged at LOG_LEVEL=debug only; that is where a token could leak.
+      config: { ...api.config, logLevel: "debug" },
       auth: true,
-      logger: { level: "info", stream: { write: (line: string) => lines.push(line) } },
+      logger: { level: "debug", stream: { write: (line: string) => lines.push(line) } },
     });
     const res = await logged.inject({ method: "GET", url: `/v1/sweeps?token=${api.tokens.read}&limit=1` });
     await logged.close();

@@ -1,5 +1,7 @@
 // The CLI's API client: the shared typed client (@powersweep/spec/client) with its errors turned
 // into CliError messages that name the field, and the way to start the API when it is not up.
+
+import { uuidPrefixRange } from "@powersweep/spec";
 import {
   type ApiClientOptions,
   ApiError,
@@ -7,7 +9,9 @@ import {
   PowersweepClient,
   type RawRequest,
 } from "@powersweep/spec/client";
-import { CliError, EXIT_SERVER } from "./errors.ts";
+import { CliError, EXIT_SERVER, EXIT_USAGE } from "./errors.ts";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface ClientOptions {
   server: string;
@@ -64,6 +68,24 @@ export class ApiClient extends PowersweepClient {
     } catch (err) {
       throw cliError(err, this.opts.token);
     }
+  }
+
+  /**
+   * A sweep id as the user typed it: a whole uuid, or a unique prefix of 8 or more characters (the
+   * tables print 8). Errors say when no sweep, or more than one, starts with it.
+   */
+  async sweepId(typed: string): Promise<string> {
+    if (UUID.test(typed)) return typed.toLowerCase();
+    if (!uuidPrefixRange(typed))
+      throw new CliError(
+        `"${typed}" is not a sweep id: give the whole id or its first 8 or more characters`,
+        EXIT_USAGE,
+      );
+    const { items } = await this.listSweeps({ idPrefix: typed, limit: 2 });
+    if (items.length === 0) throw new CliError(`no sweep id starts with "${typed}"`, EXIT_SERVER);
+    if (items.length > 1)
+      throw new CliError(`more than one sweep id starts with "${typed}": give more characters`, EXIT_USAGE);
+    return items[0]!.id;
   }
 
   /** A request to a path the typed methods do not cover (answer typed by the caller). */

@@ -13,6 +13,7 @@ import { createRedis, createTrialQueue } from "@powersweep/queue";
 import { loadConfig, type PowersweepConfig } from "@powersweep/runtime";
 import { ApiClient } from "./client.ts";
 import { prepareServices } from "./commands/stack.ts";
+import { waitForFit } from "./commands/sweeps.ts";
 import { demoFigures } from "./demo-plots.ts";
 import { CliError } from "./errors.ts";
 import { formatFit } from "./fit-format.ts";
@@ -203,13 +204,3 @@ async function follow(client: ApiClient, id: string, say: (m: string) => void): 
 }
 
 /** The fitter refits after the last result (debounced): wait for the fit that covers every result. */
-async function waitForFit(client: ApiClient, id: string, finished: number, timeoutMs = 120_000): Promise<SweepFit> {
-  const started = Date.now();
-  for (;;) {
-    const fit = await client.getFit(id).catch(() => null);
-    if (fit && fit.inputs?.rowCount >= finished) return fit;
-    if (Date.now() - started > timeoutMs)
-      throw new CliError(`no fit covering all ${finished} results after ${timeoutMs / 1000} s: is the fitter running?`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}

@@ -17,6 +17,12 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
+/** A sweep id argument: a whole id or a unique prefix (as the tables print it), resolved by the API. */
+const sweepArg = async (id: string) => {
+  const { ApiClient } = await import("./client.ts");
+  return new ApiClient(globals()).sweepId(id);
+};
+
 const globals = () => program.opts<{ server: string; token?: string }>();
 
 // --- processes ------------------------------------------------------------------------------
@@ -106,13 +112,15 @@ program
   .command("status [id]")
   .description("sweeps with their progress, or one sweep")
   .option("--json", "machine-readable output")
-  .action(async (id, o) => (await import("./commands/sweeps.ts")).status(globals(), id, o));
+  .action(async (id, o) =>
+    (await import("./commands/sweeps.ts")).status(globals(), id === undefined ? undefined : await sweepArg(id), o),
+  );
 program
   .command("watch <id>")
   .description("live progress of a sweep until it finishes")
   .option("--interval <seconds>", "poll interval", "2")
   .option("--json", "print one JSON line per update")
-  .action(async (id, o) => (await import("./commands/sweeps.ts")).watch(globals(), id, o));
+  .action(async (id, o) => (await import("./commands/sweeps.ts")).watch(globals(), await sweepArg(id), o));
 program
   .command("trials <id>")
   .description("the trials of a sweep")
@@ -120,23 +128,28 @@ program
   .option("--limit <n>", "how many (at most 1000 a page)", "100")
   .option("--offset <n>", "skip this many (the next page starts where the last one ended)", "0")
   .option("--json", "machine-readable output")
-  .action(async (id, o) => (await import("./commands/sweeps.ts")).trials(globals(), id, o));
+  .action(async (id, o) => (await import("./commands/sweeps.ts")).trials(globals(), await sweepArg(id), o));
 program
   .command("cancel <id>")
   .description("stop a sweep: queued trials are cancelled, running ones stop at their next heartbeat")
   .option("--json", "machine-readable output")
-  .action(async (id, o) => (await import("./commands/sweeps.ts")).action(globals(), id, "cancel", o));
+  .action(async (id, o) => (await import("./commands/sweeps.ts")).action(globals(), await sweepArg(id), "cancel", o));
 program
   .command("retry <id>")
   .description("queue a sweep's failed trials again (new attempts; finished results are kept)")
   .option("--json", "machine-readable output")
-  .action(async (id, o) => (await import("./commands/sweeps.ts")).action(globals(), id, "retry", o));
+  .action(async (id, o) => (await import("./commands/sweeps.ts")).action(globals(), await sweepArg(id), "retry", o));
+program
+  .command("resume <id>")
+  .description("resume a cancelled sweep: its cancelled and failed trials are queued again")
+  .option("--json", "machine-readable output")
+  .action(async (id, o) => (await import("./commands/sweeps.ts")).action(globals(), await sweepArg(id), "resume", o));
 program
   .command("extend <id> <file>")
   .description("add axis values to a sweep (new trials only)")
   .option("--dry-run", "show what would be added")
   .option("--json", "machine-readable output")
-  .action(async (id, file, o) => (await import("./commands/sweeps.ts")).extend(globals(), id, file, o));
+  .action(async (id, file, o) => (await import("./commands/sweeps.ts")).extend(globals(), await sweepArg(id), file, o));
 
 // --- fits -----------------------------------------------------------------------------------
 program
@@ -144,7 +157,7 @@ program
   .description("η_opt table, γ table, law with CI, edge warnings")
   .option("--csv", "print the tables as CSV")
   .option("--json", "machine-readable output")
-  .action(async (id, o) => (await import("./commands/fit.ts")).fit(globals(), id, o));
+  .action(async (id, o) => (await import("./commands/fit.ts")).fit(globals(), await sweepArg(id), o));
 program
   .command("predict")
   .description("predicted η_opt = β·a·T^b with its interval, and a Power-scheduler config")
@@ -157,7 +170,8 @@ program
   .option("--warmup-tokens <n>", "scheduler warmup in tokens (default: the paper's 1e9, at most 1% of --tokens)")
   .option("--json", "machine-readable output")
   .action(async (o) => {
-    await (await import("./commands/fit.ts")).predict(globals(), o);
+    const sweep = o.sweep === undefined ? undefined : await sweepArg(o.sweep);
+    await (await import("./commands/fit.ts")).predict(globals(), { ...o, ...(sweep ? { sweep } : {}) });
   });
 program
   .command("curves <id>")
@@ -180,7 +194,7 @@ program
   .option("--model <name>", "only this model")
   .option("--batch-size <β>", "only this batch size")
   .option("--json", "machine-readable output")
-  .action(async (id, o) => (await import("./commands/curves.ts")).curves(globals(), id, o));
+  .action(async (id, o) => (await import("./commands/curves.ts")).curves(globals(), await sweepArg(id), o));
 program
   .command("schedule")
   .description("print the LR curve the trainer would use")
@@ -229,7 +243,13 @@ program
   )
   .option("--release <dir>", "import what the batch's tasks wrote, then give its unrun trials back")
   .option("--json", "machine-readable output")
-  .action(async (sweep, o) => (await import("./commands/offline.ts")).exportCommand(globals(), sweep, o));
+  .action(async (sweep, o) =>
+    (await import("./commands/offline.ts")).exportCommand(
+      globals(),
+      sweep === undefined ? undefined : await sweepArg(sweep),
+      o,
+    ),
+  );
 program
   .command("import-results <dir>")
   .description("record the results an export batch's tasks wrote (a re-import adds nothing)")

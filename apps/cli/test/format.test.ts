@@ -42,11 +42,12 @@ describe("progress", () => {
   });
 });
 
-describe("cancel and retry", () => {
+describe("cancel, retry and resume", () => {
   it("say what they did in words", () => {
-    expect(actionLine("abc", "cancel", { id: "abc", status: "cancelled", cancelled: 19 })).toBe(
-      "sweep abc cancelled: 19 trials cancelled (sweep cancelled)",
+    expect(actionLine("abc", "cancel", { id: "abc", status: "cancelled", cancelled: 19, signalled: 1 })).toBe(
+      "sweep abc cancelled: 19 trials that had not started, 1 trial running (each stops at its worker's next heartbeat)",
     );
-    expect(actionLine("abc", "retry", { id: "abc", retried: 1 })).toBe("sweep abc retried: 1 trial queued again");
+    expect(actionLine("abc", "retry", { id: "abc", retried: 1 })).toBe("sweep abc: 1 trial that crashed queued again");
+    expect(actionLine("abc", "resume", { id: "abc", resumed: 17 })).toBe("sweep abc resumed: 17 trials queued again");
   });
 });

@@ -33,8 +33,18 @@ beforeAll(async () => {
   const api = await startApi(config, { logger: false });
   stopApi = () => api.close();
   const created = await runCli(
-    ["token", "create", "--name", `offline-${config.redisPrefix}`, "--scope", "submit", "--json"],
-    { DATABASE_URL: config.databaseUrl },
+    [
+      "token",
+      "create",
+      "--name",
+      `offline-${config.redisPrefix}`,
+      "--scope",
+      "submit",
+      "--json",
+      "--database-url",
+      config.databaseUrl,
+    ],
+    {},
   );
   expect(created.code, created.stderr).toBe(0);
   env = {

@@ -136,7 +136,7 @@ describe("Postgres is the record", () => {
     const f = fleet;
     await f.spawnWorker(["--concurrency", "2"]);
     const port = 20_000 + Math.floor(Math.random() * 20_000);
-    const api = spawn(process.execPath, ["--import", "tsx", join(ROOT, "apps/api/src/main.ts")], {
+    const api = spawn(process.execPath, [join(ROOT, "apps/api/dist/main.js")], {
       cwd: ROOT,
       env: {
         ...process.env,

@@ -148,7 +148,9 @@ describe("outages and cancel", () => {
       50,
     );
     expect(Date.now() - t0).toBeLessThan(5000);
-    for (const w of f.workers) expect(w.output()).toContain("no longer held");
+    // its log line comes through the worker's stdout pipe, which may trail its database writes
+    for (const w of f.workers)
+      await waitFor("the worker's log line", async () => w.output().includes("no longer held"), 3000, 50);
     const trials = await f.db.trial.findMany({ where: { sweepId } });
     expect(trials.map((t) => t.status)).toEqual(Array(6).fill("cancelled"));
     expect(trials.filter((t) => t.attempts === 1)).toHaveLength(2); // the other four never started

@@ -13,6 +13,7 @@ import {
   sweepKindOfColumn,
   TRIAL_STATUSES,
   type TrialStatus,
+  uuidPrefixRange,
 } from "@powersweep/spec";
 import {
   checkPowerGrid,
@@ -646,11 +647,13 @@ export interface Page {
 
 export async function listSweeps(
   db: Db,
-  { status, tag, limit = 50, offset = 0 }: Page & { status?: string; tag?: string } = {},
+  { status, tag, idPrefix, limit = 50, offset = 0 }: Page & { status?: string; tag?: string; idPrefix?: string } = {},
 ) {
+  const range = idPrefix ? uuidPrefixRange(idPrefix) : null;
   const where = {
     ...(status ? { status: status as "queued" } : {}),
     ...(tag ? { tags: { has: tag } } : {}),
+    ...(range ? { id: { gte: range[0], lte: range[1] } } : {}),
   };
   const [rows, total] = await Promise.all([
     db.sweep.findMany({ where, orderBy: { createdAt: "desc" }, take: limit, skip: offset }),

@@ -2,8 +2,9 @@
 // loop stays free: health checks answer, BullMQ locks are renewed. Threads load a TypeScript entry
 // through tsx's register API. A task past its time limit is stopped by terminating its thread (a
 // fresh one replaces it).
+import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { parentPort, Worker } from "node:worker_threads";
 
 export class ThreadTimeoutError extends Error {}
@@ -39,6 +40,10 @@ export function serveThreadTasks<I, O>(handler: (input: I) => O | Promise<O>): v
 }
 
 function spawnThread(entry: URL): Worker {
+  // Compiled (dist/): callers name their entry `./x.ts` as in the sources; its `.js` sibling runs as it is.
+  const compiled = new URL(entry.href.replace(/\.ts$/, ".js"));
+  if (!existsSync(fileURLToPath(entry)) && existsSync(fileURLToPath(compiled)))
+    return new Worker(compiled, { execArgv: [] });
   const require = createRequire(import.meta.url);
   const tsx = pathToFileURL(require.resolve("tsx/esm/api").replace(/\.c?js$/, ".mjs")).href;
   // a plain-JS bootstrap registers tsx in the thread, then loads the TypeScript entry

@@ -6,7 +6,7 @@
 // Every object is closed (additionalProperties: false): a field a handler returns that is not
 // declared here fails the API tests (they serialise strictly), and production drops it.
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
-import { MAX_INT32, SafeText } from "./bounds.ts";
+import { ID_PREFIX_PATTERN, MAX_INT32, SafeText } from "./bounds.ts";
 import {
   ImportRowStatusSchema,
   SweepKindSchema,
@@ -23,7 +23,7 @@ const Uuid = Type.String({ format: "uuid" });
 const DateTime = Type.String({ format: "date-time" });
 const Count = Type.Integer({ minimum: 0 });
 // Pairs are arrays of two (not Type.Tuple, whose draft-07 `items: [..]` is not JSON Schema 2020).
-const Interval = Type.Unsafe<[number, number]>(
+export const Interval = Type.Unsafe<[number, number]>(
   Type.Array(Type.Number(), { minItems: 2, maxItems: 2, description: "[lower, upper]" }),
 );
 
@@ -66,6 +66,12 @@ export const SweepListQuerySchema = Type.Object(
   {
     status: Type.Optional(SweepStatusSchema),
     tag: Type.Optional(SafeText({ minLength: 1, maxLength: 64 })),
+    idPrefix: Type.Optional(
+      Type.String({
+        pattern: ID_PREFIX_PATTERN,
+        description: "Sweeps whose id starts with this (8 or more characters).",
+      }),
+    ),
     limit: limit(50),
     offset,
   },
@@ -653,7 +659,7 @@ export const PredictionSchema = Type.Object(
     ci95: CI,
     seLn: Nullable(Type.Number()),
     df: Nullable(Type.Integer({ description: "Degrees of freedom of the Student-t quantile (n − 2)." })),
-    fittedTokensRange: Nullable(Type.Tuple([Type.Number(), Type.Number()])),
+    fittedTokensRange: Nullable(Interval),
     extrapolationFactor: Nullable(Type.Number({ description: "How far T lies past the fitted token range (> 1)." })),
     etaMax: Type.Number(),
     aboveEtaMax: Type.Boolean(),

@@ -18,3 +18,17 @@ export const Int32 = (opts: { minimum?: number; description?: string } = {}) =>
 
 /** Most attempts one trial may take (a sweep's maxAttempts is at most this; retries back off, capped). */
 export const MAX_TRIAL_ATTEMPTS = 10;
+
+/** A sweep or trial id as typed by a person: a whole uuid, or a prefix of 8 or more of its characters. */
+export const ID_PREFIX_PATTERN = "^[0-9a-fA-F]{8}(?:-?[0-9a-fA-F]){0,24}$";
+
+/**
+ * The uuids that start with `prefix` ("8d88fb4f", "8d88fb4f-1c"), as the inclusive range
+ * [prefix000…, prefixfff…] that a uuid column can be searched with; null for anything else.
+ */
+export function uuidPrefixRange(prefix: string): [string, string] | null {
+  if (!new RegExp(ID_PREFIX_PATTERN).test(prefix)) return null;
+  const hex = prefix.toLowerCase().replace(/-/g, "");
+  const uuid = (h: string) => `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  return [uuid(hex.padEnd(32, "0")), uuid(hex.padEnd(32, "f"))];
+}

@@ -10,6 +10,7 @@ import type {
   Prediction,
   PredictQuery,
   Problem,
+  ResumeResult,
   RetryResult,
   StoredFit,
   SubmitQuery,
@@ -142,6 +143,9 @@ export class PowersweepClient {
   }
   retrySweep(sweepId: string): Promise<RetryResult> {
     return this.json(`/v1/sweeps/${id(sweepId)}/retry`, { method: "POST", body: {} });
+  }
+  resumeSweep(sweepId: string): Promise<ResumeResult> {
+    return this.json(`/v1/sweeps/${id(sweepId)}/resume`, { method: "POST", body: {} });
   }
   extendSweep(sweepId: string, document: string, contentType: string, query: { dryRun?: boolean } = {}) {
     return this.json<ExtendResult>(`/v1/sweeps/${id(sweepId)}/extend`, {

@@ -16,6 +16,7 @@ import {
 import { createSchedule } from "@powersweep/schedules";
 import type { DecayShape, ScheduleSpec, TrialConfig } from "@powersweep/spec";
 import { DecayShapeSchema } from "@powersweep/spec";
+import { Interval } from "@powersweep/spec/api";
 import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyPluginAsync } from "fastify";
 import { problem } from "../problem.ts";
@@ -137,7 +138,7 @@ function fitGroups(curves: StoredCurve[], law: CurveLawName): GroupFit[] {
     .sort((a, b) => a.model.localeCompare(b.model) || a.batchSize - b.batchSize || a.lr - b.lr);
 }
 
-const Interval = Type.Union([Type.Tuple([Type.Number(), Type.Number()]), Type.Null()]);
+const NullableInterval = Type.Union([Interval, Type.Null()]);
 
 const QuerySchema = Type.Object({
   tokens: Type.Number({ exclusiveMinimum: 0, description: "T of the predicted runs, in tokens." }),
@@ -182,7 +183,7 @@ const GroupSchema = Type.Object({
     Type.Object({
       law: Type.String(),
       params: Type.Record(Type.String(), Type.Number()),
-      ci95: Type.Union([Type.Record(Type.String(), Type.Tuple([Type.Number(), Type.Number()])), Type.Null()]),
+      ci95: Type.Union([Type.Record(Type.String(), Interval), Type.Null()]),
       testOffset: Type.Union([Type.Number(), Type.Null()]),
       residualScale: Type.Number(),
       nPoints: Type.Integer(),
@@ -196,7 +197,7 @@ const GroupSchema = Type.Object({
       predicted: Type.Literal(true),
       trainLoss: Type.Number(),
       testLoss: Type.Union([Type.Number(), Type.Null()]),
-      ci95: Interval,
+      ci95: NullableInterval,
     }),
     Type.Null(),
   ]),
@@ -215,7 +216,7 @@ const ResponseSchema = Type.Object({
       batchSize: Type.Integer(),
       predicted: Type.Literal(true),
       etaOpt: Type.Number(),
-      ci95: Interval,
+      ci95: NullableInterval,
       lossAtOpt: Type.Number(),
       extend: Type.Union([Type.String(), Type.Null()]),
       lrs: Type.Integer(),

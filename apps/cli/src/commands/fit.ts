@@ -1,11 +1,5 @@
 // `powersweep fit` and `powersweep predict`.
-import {
-  defaultWarmupTokens,
-  type LrPrediction,
-  powerSchedulerConfig,
-  predictLr,
-  type SweepFit,
-} from "@powersweep/fit";
+import { defaultWarmupTokens, type LrPrediction, powerSchedulerConfig, predictLr } from "@powersweep/fit";
 import type { ScheduleSpec } from "@powersweep/spec";
 import { num } from "../args.ts";
 import { ApiClient, type ClientOptions } from "../client.ts";

@@ -1,19 +1,13 @@
 // Sweep commands over the REST API: submit, status, watch, trials, cancel, retry, extend.
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
-import {
-  type DocumentError,
-  type ParseResult,
-  parseExtendDocument,
-  parseSweepDocument,
-  type SweepDocument,
-} from "@powersweep/spec";
-import { TERMINAL_SWEEP_STATUSES, type TrialStatus } from "@powersweep/spec/api";
+import { type ParseResult, parseExtendDocument, parseSweepDocument, type SweepDocument } from "@powersweep/spec";
+import { type StoredFit, TERMINAL_SWEEP_STATUSES, type TrialStatus } from "@powersweep/spec/api";
 import { checkPowerGrid, expandSweep, importedTrials, sweepSize } from "@powersweep/sweep";
 import { ApiClient, type ClientOptions } from "../client.ts";
 import { CliError, EXIT_SERVER, EXIT_USAGE } from "../errors.ts";
 import { lrText } from "../fit-format.ts";
-import { createEta, formatCounts, progressLine, renderTable, type SweepSummary } from "../format.ts";
+import { createEta, formatCounts, progressLine, renderTable } from "../format.ts";
 
 interface JsonFlag {
   json?: boolean;
@@ -143,6 +137,26 @@ export async function status(g: ClientOptions, id: string | undefined, o: JsonFl
 
 const FINISHED = new Set<string>(TERMINAL_SWEEP_STATUSES);
 
+/** How long `watch` waits for the fit of a finished sweep. */
+const FIT_WAIT_MS = 120_000;
+
+/** The fitter refits after the last result (debounced): wait for the fit that covers every result. */
+export async function waitForFit(
+  client: ApiClient,
+  id: string,
+  finished: number,
+  timeoutMs = 120_000,
+): Promise<StoredFit> {
+  const started = Date.now();
+  for (;;) {
+    const fit = await client.getFit(id).catch(() => null);
+    if (fit && fit.inputs?.rowCount >= finished) return fit;
+    if (Date.now() - started > timeoutMs)
+      throw new CliError(`no fit covering all ${finished} results after ${timeoutMs / 1000} s: is the fitter running?`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 export async function watch(g: ClientOptions, id: string, o: JsonFlag & { interval: string }) {
   const client = new ApiClient(g);
   const intervalMs = Math.max(0.2, Number(o.interval) || 2) * 1000;
@@ -164,6 +178,13 @@ export async function watch(g: ClientOptions, id: string, o: JsonFlag & { interv
     if (FINISHED.has(s.status)) {
       if (tty) process.stdout.write("\n");
       if (!o.json) console.log(`sweep ${s.status}`);
+      // The fitter refits shortly after the last result: wait for that fit, so that `powersweep
+      // fit` right after this shows every result.
+      const results = (s.counts.succeeded ?? 0) + (s.counts.diverged ?? 0);
+      if (results > 0) {
+        await waitForFit(client, id, results, FIT_WAIT_MS);
+        if (!o.json) console.log(`fit ready: powersweep fit ${id}`);
+      }
       return;
     }
     await new Promise((r) => setTimeout(r, intervalMs));
@@ -195,21 +216,26 @@ export async function trials(
     console.log(`trials ${offset + 1}–${end} of ${res.total}: next page with --offset ${end}`);
 }
 
-export async function action(g: ClientOptions, id: string, verb: "cancel" | "retry", o: JsonFlag) {
+export async function action(g: ClientOptions, id: string, verb: "cancel" | "retry" | "resume", o: JsonFlag) {
   const client = new ApiClient(g);
-  const res = verb === "cancel" ? await client.cancelSweep(id) : await client.retrySweep(id);
+  const res =
+    verb === "cancel"
+      ? await client.cancelSweep(id)
+      : verb === "retry"
+        ? await client.retrySweep(id)
+        : await client.resumeSweep(id);
   if (o.json) return console.log(JSON.stringify(res));
   console.log(actionLine(id, verb, res));
 }
 
-/** What cancel or retry did, in words (the API answers with counts of the trials it moved). */
-export function actionLine(id: string, verb: "cancel" | "retry", res: Record<string, unknown>): string {
-  const n = (k: string) => (typeof res[k] === "number" ? (res[k] as number) : undefined);
-  const moved = n("cancelled") ?? n("requeued") ?? n("retried") ?? n("count") ?? n("trials");
-  const what = verb === "cancel" ? "cancelled" : "queued again";
-  const count = moved === undefined ? "" : `: ${moved} trial${moved === 1 ? "" : "s"} ${what}`;
-  const status = typeof res.status === "string" ? ` (sweep ${res.status})` : "";
-  return `sweep ${id} ${verb === "cancel" ? "cancelled" : "retried"}${count}${status}`;
+/** What cancel, retry or resume did, in words (the API answers with counts of the trials it moved). */
+export function actionLine(id: string, verb: "cancel" | "retry" | "resume", res: Record<string, unknown>): string {
+  const n = (k: string) => (typeof res[k] === "number" ? (res[k] as number) : 0);
+  const trials = (k: number) => `${k} trial${k === 1 ? "" : "s"}`;
+  if (verb === "cancel")
+    return `sweep ${id} cancelled: ${trials(n("cancelled"))} that had not started, ${trials(n("signalled"))} running (each stops at its worker's next heartbeat)`;
+  if (verb === "retry") return `sweep ${id}: ${trials(n("retried"))} that crashed queued again`;
+  return `sweep ${id} resumed: ${trials(n("resumed"))} queued again`;
 }
 
 export async function extend(g: ClientOptions, id: string, file: string, o: JsonFlag & { dryRun?: boolean }) {
