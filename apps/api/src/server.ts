@@ -9,7 +9,7 @@ import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { createSqlPool } from "@powersweep/db";
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions, LogController } from "fastify";
 import { authHook } from "./auth.ts";
 import type { ApiDeps } from "./deps.ts";
 import { DependencyDownError, errorHandler } from "./problem.ts";
@@ -106,7 +106,9 @@ export function buildServer(input: ApiDeps): FastifyInstance {
   const app = Fastify({
     logger: loggerOptions(deps.logger),
     // A line per request floods the console (the dashboard polls); LOG_LEVEL=debug brings them back.
-    disableRequestLogging: deps.config.logLevel !== "debug" && deps.config.logLevel !== "trace",
+    logController: new LogController({
+      disableRequestLogging: deps.config.logLevel !== "debug" && deps.config.logLevel !== "trace",
+    }),
     bodyLimit: deps.bodyLimit ?? 10 * 1024 * 1024,
     ajv: { customOptions: { strict: false } },
     // A URL Fastify cannot decode (e.g. %ED%A0%80, a lone surrogate) never reaches a route.

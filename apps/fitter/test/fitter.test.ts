@@ -76,8 +76,8 @@ describe("fitter", () => {
   });
 
   it("fits different sweeps concurrently: a small sweep's fit does not wait behind a large one", async () => {
-    // many seeds make the large fit slow (every group's bootstrap resamples over them)
-    const large = importRows().flatMap((r) => Array.from({ length: 40 }, (_, seed) => ({ ...r, seed })));
+    // many seeds make the large fit slow (seconds: every group's bootstrap resamples over them)
+    const large = importRows().flatMap((r) => Array.from({ length: 200 }, (_, seed) => ({ ...r, seed })));
     const big = (await createSweep(deps, { kind: "import", name: "large", rows: large } as never)).id!;
     const small = (await createSweep(deps, { kind: "import", name: "small", rows: importRows().slice(0, 44) } as never))
       .id!;

@@ -32,8 +32,6 @@ export const fmtNum = (v: number | null, digits = 4): string =>
 const fmtLr = (v: number | null): string =>
   v == null ? "–" : v < 1e-3 ? v.toExponential(2) : String(Number(v.toPrecision(3)));
 
-const TERMINAL = ["succeeded", "failed", "diverged", "cancelled"] as const;
-
 export function progressBar(c: Counts, total: number): string {
   const n = Math.max(
     total,
@@ -42,10 +40,11 @@ export function progressBar(c: Counts, total: number): string {
   );
   const seg = (k: keyof Counts) =>
     c[k] > 0 ? `<span class="seg ${k}" style="width:${(100 * c[k]) / n}%" title="${k}: ${c[k]}"></span>` : "";
-  const done = TERMINAL.reduce((a, k) => a + c[k], 0);
+  // "done" counts trained trials (succeeded or diverged): a cancelled sweep reads "17/36 done", not "36/36".
+  const done = c.succeeded + c.diverged;
   return (
     `<div class="progress" data-done="${done}" data-total="${n}">${seg("succeeded")}${seg("diverged")}${seg("failed")}${seg("cancelled")}${seg("running")}</div>` +
-    `<div class="counts"><b>${done}/${n}</b> done · ${c.running} running · ${c.queued} queued · ${c.failed} failed · ${c.diverged} diverged</div>`
+    `<div class="counts"><b>${done}/${n}</b> done · ${c.running} running · ${c.queued} queued · ${c.failed} failed · ${c.diverged} diverged${c.cancelled ? ` · ${c.cancelled} cancelled` : ""}</div>`
   );
 }
 

@@ -148,9 +148,13 @@ describe("formatting", () => {
     expect(fmtTokens(null)).toBe("–");
   });
 
-  it("counts terminal trials as done in the progress bar", () => {
+  it("counts trained trials (succeeded or diverged) as done in the progress bar", () => {
     const html = progressBar({ queued: 3, running: 2, succeeded: 4, failed: 1, diverged: 1, cancelled: 0 }, 11);
-    expect(html).toContain('data-done="6"');
-    expect(html).toContain("6/11</b> done");
+    expect(html).toContain('data-done="5"');
+    expect(html).toContain("5/11</b> done");
+    // a cancelled sweep shows what it trained, never "36/36 done"
+    const cancelled = progressBar({ queued: 0, running: 0, succeeded: 17, failed: 0, diverged: 0, cancelled: 19 }, 36);
+    expect(cancelled).toContain("17/36</b> done");
+    expect(cancelled).toContain("19 cancelled");
   });
 });
