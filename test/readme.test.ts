@@ -3,9 +3,9 @@
 // and the sweep id that earlier lines print put in place of the `<…>` placeholders.
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { freePort } from "../apps/cli/test/helpers.ts";
 import { freshDatabaseUrl, uniquePrefix } from "./env.ts";
 
 const root = join(import.meta.dirname, "..");
@@ -18,14 +18,6 @@ function runningTheStack(readme: string): string[] {
     .split("\n")
     .map((l) => l.replace(/\s+#.*$/, "").trim())
     .filter((l) => l && !l.startsWith("#"));
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 function run(argv: string[], env: NodeJS.ProcessEnv, timeoutMs = 300_000) {

@@ -165,10 +165,11 @@ const sweepFields = {
 export const SweepSummarySchema = Type.Object(sweepFields, closed);
 export type SweepSummary = Static<typeof SweepSummarySchema>;
 
-export const SweepListSchema = Type.Object(
-  { items: Type.Array(SweepSummarySchema), total: Count, limit: Count, offset: Count },
-  closed,
-);
+/** One page of a list: its items, the total that match, and where the page starts. */
+const pageOf = <T extends TSchema>(item: T) =>
+  Type.Object({ items: Type.Array(item), total: Count, limit: Count, offset: Count }, closed);
+
+export const SweepListSchema = pageOf(SweepSummarySchema);
 export type SweepList = Static<typeof SweepListSchema>;
 
 export const SweepDetailSchema = Type.Object(
@@ -307,10 +308,7 @@ const trialFields = {
 export const TrialSummarySchema = Type.Object(trialFields, closed);
 export type TrialSummary = Static<typeof TrialSummarySchema>;
 
-export const TrialListSchema = Type.Object(
-  { items: Type.Array(TrialSummarySchema), total: Count, limit: Count, offset: Count },
-  closed,
-);
+export const TrialListSchema = pageOf(TrialSummarySchema);
 export type TrialList = Static<typeof TrialListSchema>;
 
 /** One point of a trial's loss curve; a retried trial keeps every attempt's points. */
