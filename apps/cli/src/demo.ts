@@ -7,7 +7,6 @@ import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { createDb } from "@powersweep/db";
-import type { SweepFit } from "@powersweep/fit";
 import { cancelSweep, createApiToken } from "@powersweep/orchestrator";
 import { createRedis, createTrialQueue } from "@powersweep/queue";
 import { loadConfig, type PowersweepConfig } from "@powersweep/runtime";
