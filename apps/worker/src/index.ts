@@ -217,7 +217,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         host: hostname(),
         pid: process.pid,
         devices: slots.map((s) => s.name),
-        backend: ["tfjs", "torch", "sleep", ...Object.keys(options.execTrainers ?? {})].join(","),
+        // What users may name in a sweep; the benchmark-only "sleep" trainer runs but is not advertised.
+        backend: ["tfjs", "torch", ...Object.keys(options.execTrainers ?? {})].join(","),
         version: WORKER_VERSION,
       }),
     20,

@@ -83,6 +83,8 @@ describe("worker faults", () => {
     expect(await checkpointTokens(fleet, trial.id)).toBeGreaterThanOrEqual(500);
     const w = await fleet.db.worker.findUniqueOrThrow({ where: { id: victim.id } });
     expect(w.state).toBe("stopped");
+    // the fleet page lists what users may name; the benchmark-only sleep trainer runs but is not offered
+    expect(w.backend.split(",")).toEqual(["tfjs", "torch"]);
     // its job went back to wait, not to failed: a fresh worker finishes it (no reconcile needed)
     const other = await fleet.spawnWorker();
     await sweepDone(fleet.db, sweepId);
