@@ -86,6 +86,14 @@ describe("README: Running the stack", () => {
       if (/ submit /.test(line))
         values["<sweep-id>"] = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/.exec(out)?.[0] ?? "";
     }
+    // the tables print 8 characters of an id: that prefix works wherever an id does
+    const id = values["<sweep-id>"]!;
+    const short = await run(["npx", "powersweep", "status", id.slice(0, 8)], env);
+    expect(short.code, short.out).toBe(0);
+    expect(short.out).toContain(id);
+    const none = await run(["npx", "powersweep", "status", "00000000"], env);
+    expect(none.code).toBe(2);
+    expect(none.out).toContain('no sweep id starts with "00000000"');
     const all = seen.join("\n");
     expect(all).toMatch(/sweep completed/); // watch followed the sweep to its end
     expect(all).toMatch(/η_opt/); // the fit's tables
