@@ -198,19 +198,24 @@ const ImportedConfigSchema = Type.Object(
   { additionalProperties: true, description: "An imported result row (see ImportRow)." },
 );
 
+/** A trial's axis values (its denormalised columns), as previews, lists and details carry them. */
+const trialAxes = {
+  model: Type.String(),
+  dModel: Nullable(Type.Integer()),
+  tokens: Type.Number(),
+  batchSize: Type.Integer(),
+  lr: Nullable(Type.Number()),
+  powerA: Nullable(Type.Number()),
+  powerB: Nullable(Type.Number()),
+  seed: Type.Integer(),
+};
+
 /** A trial as expansion produces it (dry runs preview the first ones). */
 export const TrialPreviewSchema = Type.Object(
   {
     key: Type.String(),
     config: Type.Union([TrialConfigSchema, ImportedConfigSchema]),
-    model: Type.String(),
-    dModel: Nullable(Type.Integer()),
-    tokens: Type.Number(),
-    batchSize: Type.Integer(),
-    lr: Nullable(Type.Number()),
-    powerA: Nullable(Type.Number()),
-    powerB: Nullable(Type.Number()),
-    seed: Type.Integer(),
+    ...trialAxes,
     trainLoss: Type.Optional(Nullable(Type.Number())),
     testLoss: Type.Optional(Nullable(Type.Number())),
     testPerplexity: Type.Optional(Nullable(Type.Number())),
@@ -280,14 +285,7 @@ const trialFields = {
   id: Uuid,
   sweepId: Uuid,
   key: Type.String(),
-  model: Type.String(),
-  dModel: Nullable(Type.Integer()),
-  tokens: Type.Number(),
-  batchSize: Type.Integer(),
-  lr: Nullable(Type.Number()),
-  powerA: Nullable(Type.Number()),
-  powerB: Nullable(Type.Number()),
-  seed: Type.Integer(),
+  ...trialAxes,
   status: TrialStatusSchema,
   attempts: Count,
   workerId: Nullable(Type.String()),
