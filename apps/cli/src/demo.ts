@@ -16,7 +16,7 @@ import { waitForFit } from "./commands/sweeps.ts";
 import { demoFigures } from "./demo-plots.ts";
 import { CliError } from "./errors.ts";
 import { formatFit } from "./fit-format.ts";
-import { createEta, formatClock, progressLine, type SweepSummary } from "./format.ts";
+import { createEta, formatClock, progressLine, type SweepSummary, tokenPlanLine } from "./format.ts";
 
 const root = join(import.meta.dirname, "..", "..", "..");
 const WORKERS = 2;
@@ -137,6 +137,8 @@ export async function demo(o: { quick?: boolean; keep?: boolean; out: string }) 
     const summary = await follow(client, created.id, say);
     const c = summary.counts;
     say(`sweep ${summary.status}: ${c.succeeded ?? 0} succeeded, ${c.diverged ?? 0} diverged, ${c.failed ?? 0} failed`);
+    const saved = tokenPlanLine(summary.trainingTokens);
+    if (saved) say(saved);
     if ((c.failed ?? 0) > 0)
       throw new CliError(
         `${c.failed} trials failed: see ${o.out}/worker-*.log and \`powersweep trials ${created.id} --status failed\``,

@@ -18,6 +18,8 @@ export interface SweepSummary {
   /** Measured training speed of running trials, when the API reports it. */
   tokensPerSecond?: number | null;
   remainingTokens?: number | null;
+  /** Tokens the plan trains against the same trials from scratch (shared trunks). */
+  trainingTokens?: { planned: number; fromScratch: number };
 }
 
 /** Outcomes first: "done" counts trained trials only (succeeded or diverged), never cancelled ones. */
@@ -99,3 +101,15 @@ export function renderTable(rows: Array<Record<string, string>>): string {
     ...rows.map((r) => line(cols.map((c) => r[c] ?? ""))),
   ].join("\n");
 }
+
+/**
+ * What shared trunks save, for dry runs, status and the demo: "trains 2.1e6 tokens with shared trunks
+ * (58% of 3.6e6 from scratch)"; null when nothing is shared.
+ */
+export function tokenPlanLine(plan: { planned: number; fromScratch: number } | undefined): string | null {
+  if (!plan || !(plan.fromScratch > 0) || plan.planned >= plan.fromScratch) return null;
+  const pct = Math.round((100 * plan.planned) / plan.fromScratch);
+  return `trains ${tokenCount(plan.planned)} tokens with shared trunks: ${pct}% of the ${tokenCount(plan.fromScratch)} the same trials need from scratch`;
+}
+
+const tokenCount = (n: number) => (n >= 1e4 ? n.toExponential(2) : String(Math.round(n)));

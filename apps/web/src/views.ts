@@ -268,7 +268,7 @@ export function sweepPage(d: SweepPageData, sel: SweepSelection, chartWidth: num
 
   return `
   <div class="head"><h1>${esc(sweep.name)}</h1><span class="status ${esc(sweep.status)}">${esc(sweep.status)}</span>
-    <span class="muted">${esc(sweep.kind)} · ${sweep.trialCount} trials</span></div>
+    <span class="muted">${esc(sweep.kind)} · ${sweep.trialCount} trials${tokenPlanText(sweep.trainingTokens)}</span></div>
   ${progressBar(sweep.counts, sweep.trialCount)}
   <div class="controls">
     ${controls}
@@ -339,6 +339,13 @@ export function etaOptTable(fit: FitView | null): string {
   return `<div class="scroll" tabindex="0" role="region" aria-label="η_opt per (model, T, β)"><table class="table compact"><thead><tr><th>model</th><th>T</th><th>β</th><th>η_opt</th><th>CI</th><th>γ</th><th>grid edge</th></tr></thead><tbody>${rows}</tbody></table></div>`;
 }
 
+/** " · trains 58% of the tokens from scratch (shared trunks)" when trunks save anything. */
+function tokenPlanText(plan: { planned: number; fromScratch: number } | undefined): string {
+  if (!plan || !(plan.fromScratch > 0) || plan.planned >= plan.fromScratch) return "";
+  const pct = Math.round((100 * plan.planned) / plan.fromScratch);
+  return ` · shared trunks: trains ${pct}% of the tokens from scratch`;
+}
+
 function trialTable(rows: TrialRow[], selected: string | null, power = false): string {
   const sorted = [...rows].sort(
     (a, b) =>
@@ -349,6 +356,15 @@ function trialTable(rows: TrialRow[], selected: string | null, power = false): s
       (a.powerB ?? 0) - (b.powerB ?? 0) ||
       (a.seed ?? 0) - (b.seed ?? 0),
   );
+  // Shared trunks: the longest trial of a group trains the trunk, the others only their decay branch.
+  const branchesOf = new Map<string, number>();
+  for (const t of rows) if (t.branchFrom) branchesOf.set(t.branchFrom, (branchesOf.get(t.branchFrom) ?? 0) + 1);
+  const run = (t: TrialRow) =>
+    t.branchFrom && t.branchStep != null
+      ? `<td title="starts from step ${t.branchStep} of the trunk trained by trial ${esc(t.branchFrom.slice(0, 8))}">branch @ ${t.branchStep}</td>`
+      : branchesOf.has(t.key)
+        ? `<td title="its checkpoints start ${branchesOf.get(t.key)} shorter trials">trunk (${branchesOf.get(t.key)})</td>`
+        : "<td>scratch</td>";
   const knobs = (t: TrialRow) =>
     power
       ? `<td class="power-a">${fmtNum(t.powerA)}</td><td class="power-b">${fmtNum(t.powerB)}</td>`
@@ -358,10 +374,10 @@ function trialTable(rows: TrialRow[], selected: string | null, power = false): s
       (
         t,
       ) => `<tr class="trial-row${t.id === selected ? " selected" : ""}" data-trial="${esc(t.id)}"><td>${fmtTokens(t.tokens)}</td><td>${t.batchSize ?? "–"}</td>
-      ${knobs(t)}<td><span class="status ${esc(t.status)}">${esc(t.status)}</span></td><td>${fmtNum(t.testLoss)}</td><td>${fmtNum(t.testPerplexity)}</td></tr>`,
+      ${knobs(t)}<td><span class="status ${esc(t.status)}">${esc(t.status)}</span></td>${run(t)}<td>${fmtNum(t.testLoss)}</td><td>${fmtNum(t.testPerplexity)}</td></tr>`,
     )
     .join("");
-  return `<div class="scroll tall" tabindex="0" role="region" aria-label="Trials"><table class="table compact clickable"><thead><tr><th>T</th><th>β</th>${power ? "<th>a</th><th>b</th>" : "<th>η</th>"}<th>status</th><th>test loss</th><th>ppl</th></tr></thead><tbody>${body}</tbody></table></div>`;
+  return `<div class="scroll tall" tabindex="0" role="region" aria-label="Trials"><table class="table compact clickable"><thead><tr><th>T</th><th>β</th>${power ? "<th>a</th><th>b</th>" : "<th>η</th>"}<th>status</th><th>run</th><th>test loss</th><th>ppl</th></tr></thead><tbody>${body}</tbody></table></div>`;
 }
 
 export function fleetPage(workers: WorkerRow[], now = Date.now()): string {

@@ -58,6 +58,7 @@ import {
 import {
   createFitQueue,
   createRedis,
+  createTrialQueue,
   type FitQueue,
   QUEUE_TRIALS,
   requestFit,
@@ -69,6 +70,7 @@ import { InvalidConfigError, type TrialProgress, type TrialResult } from "@power
 import { DelayedError, type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { workerSlots } from "./args.ts";
+import { afterFinalResult, type BranchContext, branchesRoot, branchTrainOptions, removeInStore } from "./branches.ts";
 import { type ActiveTrial, startHeartbeat } from "./lease.ts";
 import { createMetricsBuffer } from "./metrics.ts";
 import { createPersist, errorText, sleep } from "./persist.ts";
@@ -205,6 +207,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const queueConnection = createRedis({ url: options.redisUrl });
   for (const c of [connection, queueConnection]) c.on("error", (e) => log("redis error", { error: errorText(e) }));
   const fitQueue: FitQueue = createFitQueue(queueConnection, options.redisPrefix);
+  const trialQueue = createTrialQueue(queueConnection, options.redisPrefix);
+  const branchCtx: BranchContext = { sql, trialQueue, store: options.checkpointDir, log };
 
   let closing = false;
   const persist = createPersist(log);
@@ -239,7 +243,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const lastFitRequest = new Map<string, number>();
 
   async function afterResult(sweepId: string, checkSweep: boolean) {
-    if (checkSweep) await persist("completeSweepIfDone", () => completeSweepIfDone(sql, sweepId));
+    if (checkSweep && (await persist("completeSweepIfDone", () => completeSweepIfDone(sql, sweepId))))
+      await removeInStore(options.checkpointDir, branchesRoot(options.checkpointDir, sweepId)).catch(() => {});
     // The fit queue dedupes per sweep; skipping a request inside half the debounce window is safe
     // because the pending (delayed) fit reads Postgres when it runs.
     const now = Date.now();
@@ -323,7 +328,13 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     let thrown: unknown = null;
     try {
       const trainer = await getTrainer(claimed.trainer, slot);
+      // Without them (Postgres hiccup) the trial still runs; its waiting branches then train from scratch.
+      const branching = await branchTrainOptions(branchCtx, claimed).catch((e) => {
+        log("trunk branches not read; training without them", { trialId, error: errorText(e) });
+        return {};
+      });
       result = await trainer.runTrial(claimed.config as TrialConfig, {
+        ...branching,
         onProgress,
         signal: controller.signal,
         checkpointDir: checkpointPath,
@@ -354,6 +365,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
           attempt,
           status: record.status,
         });
+      else await afterFinalResult(branchCtx, claimed);
       await afterResult(sweepId, checkSweep);
     };
 
@@ -457,7 +469,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
           await worker.close(true).catch(() => {});
         }
         await hb.beat("stopped");
-        await fitQueue.close().catch(() => {});
+        await Promise.all([fitQueue.close(), trialQueue.close()]).catch(() => {});
         await Promise.all([connection, queueConnection].map((c: Redis) => c.quit().catch(() => c.disconnect())));
         await db.$disconnect();
         await Promise.all([sql.end(), claimSql.end()]);

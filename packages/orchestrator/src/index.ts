@@ -1,3 +1,4 @@
+export * from "./branches.ts";
 export * from "./curves.ts";
 export * from "./fits.ts";
 export * from "./jobs.ts";

@@ -2,7 +2,8 @@
 //   1. takes back the trials whose lease expired (their worker died, or lost Postgres for longer
 //      than the lease): queued again for their next attempt after the retry backoff, or failed
 //      (errorClass "crash") when they used their attempts (Optuna's fail_stale_trials);
-//   2. gives every queued trial of an accepted sweep a live job (lost keys, a crash between
+//   2. gives every queued trial of an accepted sweep a live job (a branch once its trunk checkpoint
+//      exists, or from scratch once its host ended without it: branches.ts) (lost keys, a crash between
 //      commit and enqueue, a job that finished while its trial was queued again);
 //   3. finishes cancels (queued trials of a cancelled sweep become cancelled) and removes sweeps
 //      whose accept died half-way (still `creating`, heartbeat stopped): no worker ever claimed
@@ -12,6 +13,7 @@
 // enqueueing is idempotent (the job id is the trial id).
 import type { Db } from "@powersweep/db";
 import type { EnqueueTrial, TrialQueue } from "@powersweep/queue";
+import { BRANCH_READY, releaseOrphanBranches } from "./branches.ts";
 import { ensureJobs } from "./jobs.ts";
 import { retryDelayMs, SQL_ATTEMPT_LIMIT } from "./retry.ts";
 
@@ -20,6 +22,8 @@ export interface ReconcileResult {
   checked: number;
   /** Jobs that were missing (or finished) and were added again. */
   requeued: number;
+  /** Branches whose host ended without their trunk checkpoint: released to train from scratch. */
+  releasedBranches: number;
   /** Running trials whose lease expired: queued for another attempt, or failed after the last. */
   leaseRetried: number;
   leaseFailed: number;
@@ -75,7 +79,11 @@ export async function reconcile(
     retried.map((t) => ({ id: t.id, sweepId: t.sweepId, priority: t.priority, delayMs: retryDelayMs(t.attempts) })),
   );
 
-  // 2. Queued trials of accepted sweeps without a live job, by keyset pagination over ids.
+  // 2. Queued trials of accepted sweeps without a live job, by keyset pagination over ids. A branch
+  // waiting for its trunk checkpoint gets its job when the checkpoint is saved (branches.ts), or
+  // here once its host ended without it (released to train from scratch).
+  const releasedBranches = await releaseOrphanBranches(db, sweepIds ? { sweepIds } : {});
+  await ensureJobs(queue, releasedBranches);
   let checked = 0;
   let requeued = 0;
   let after = "00000000-0000-0000-0000-000000000000";
@@ -83,7 +91,8 @@ export async function reconcile(
     const rows = await db.$queryRawUnsafe<EnqueueTrial[]>(
       `SELECT t.id::text AS id, t."sweepId"::text AS "sweepId", s.priority
        FROM "Trial" t JOIN "Sweep" s ON s.id = t."sweepId"
-       WHERE t.status = 'queued' AND s.status NOT IN ('cancelled', 'creating') AND t.id > $1::uuid ${scope(2)}
+       WHERE t.status = 'queued' AND s.status NOT IN ('cancelled', 'creating') AND ${BRANCH_READY}
+         AND t.id > $1::uuid ${scope(2)}
        ORDER BY t.id LIMIT ${PAGE}`,
       after,
       ...scopeArgs,
@@ -125,6 +134,7 @@ export async function reconcile(
   return {
     checked,
     requeued: requeued,
+    releasedBranches: releasedBranches.length,
     leaseRetried: retried.length,
     leaseFailed: expired.length - retried.length,
     cancelled,

@@ -172,9 +172,23 @@ const pageOf = <T extends TSchema>(item: T) =>
 export const SweepListSchema = pageOf(SweepSummarySchema);
 export type SweepList = Static<typeof SweepListSchema>;
 
+/** What shared trunks save (docs/branches.md): the tokens the plan trains against the same trials each from scratch. */
+export const TokenPlanSchema = Type.Object(
+  {
+    planned: Type.Number({
+      minimum: 0,
+      description: "Tokens the trials train: trunks once, each branch only its decay.",
+    }),
+    fromScratch: Type.Number({ minimum: 0, description: "Tokens of the same trials each trained from scratch." }),
+  },
+  closed,
+);
+export type TokenPlan = Static<typeof TokenPlanSchema>;
+
 export const SweepDetailSchema = Type.Object(
   {
     ...sweepFields,
+    trainingTokens: TokenPlanSchema,
     spec: Type.Unknown({ description: "The sweep document as accepted (see SweepDocument)." }),
     remainingTokens: Type.Number({ minimum: 0, description: "Tokens of the queued and running trials." }),
     tokensPerSecond: Nullable(Type.Number({ description: "Sweep throughput now (running trials × mean speed)." })),
@@ -210,6 +224,16 @@ const trialAxes = {
   seed: Type.Integer(),
 };
 
+/** Where a trial branches from a shared trunk (docs/branches.md); absent or null: from scratch. */
+const branchFields = {
+  branchFrom: Type.Optional(
+    Nullable(
+      Type.String({ description: "Key of the trial (same sweep) whose trunk checkpoint this one starts from." }),
+    ),
+  ),
+  branchStep: Type.Optional(Nullable(Type.Integer({ description: "Steps taken from that checkpoint." }))),
+};
+
 /** A trial as expansion produces it (dry runs preview the first ones). */
 export const TrialPreviewSchema = Type.Object(
   {
@@ -220,6 +244,7 @@ export const TrialPreviewSchema = Type.Object(
     testLoss: Type.Optional(Nullable(Type.Number())),
     testPerplexity: Type.Optional(Nullable(Type.Number())),
     status: Type.Optional(ImportRowStatusSchema),
+    ...branchFields,
   },
   closed,
 );
@@ -236,6 +261,7 @@ export const CreatedSweepSchema = Type.Object(
     size: SweepSizeSchema,
     dryRun: Type.Boolean(),
     trials: Type.Optional(Type.Array(TrialPreviewSchema, { description: "The first trials (dry run only)." })),
+    trainingTokens: Type.Optional(TokenPlanSchema),
     warnings: Type.Array(Type.String({ description: "E.g. a power grid whose schedules η_max clamps alike." })),
   },
   closed,
@@ -294,6 +320,7 @@ const trialFields = {
   trainLoss: Nullable(Type.Number()),
   testLoss: Nullable(Type.Number()),
   testPerplexity: Nullable(Type.Number()),
+  ...branchFields,
   tokensSeen: Nullable(Type.Number()),
   wallSeconds: Nullable(Type.Number()),
   tokensPerSecond: Nullable(Type.Number()),

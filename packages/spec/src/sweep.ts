@@ -223,10 +223,21 @@ export const PowerGridAxesSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Shared trunks (issue: study engine): trials that differ only in T run one trunk up to their decay
+ * starts and branch from its checkpoints (packages/sweep trunks.ts, docs/branches.md).
+ */
+export const ShareSchema = Type.Union([Type.Literal("trunks"), Type.Literal("none")], {
+  description:
+    '"trunks" (the default): trials that differ only in T share their stable phase; each trains only its decay branch from the longest trial\'s checkpoint, with the same result as from scratch. "none": every trial from scratch. Cosine schedules never share.',
+});
+export type Share = Static<typeof ShareSchema>;
+
 export const LrGridSweepSchema = Type.Object(
   {
     kind: Type.Literal("lr-grid"),
     ...common,
+    share: Type.Optional(ShareSchema),
     axes: LrGridAxesSchema,
     schedule: Type.Optional(LrScheduleSchema),
     training: Type.Optional(TrainingSchema),
@@ -238,6 +249,7 @@ export const PowerGridSweepSchema = Type.Object(
   {
     kind: Type.Literal("power-grid"),
     ...common,
+    share: Type.Optional(ShareSchema),
     axes: PowerGridAxesSchema,
     schedule: PowerScheduleSchema,
     training: Type.Optional(TrainingSchema),

@@ -1,7 +1,6 @@
 // Sweep expansion: a validated sweep document → the trial configs it asks for.
 // Pure: plain data in, plain data out. Axis sizes are known before anything is expanded, so a
 // caller can refuse an over-cap sweep without building it (sweepSize).
-import * as crypto from "node:crypto";
 import {
   DEFAULT_SEEDS,
   type ExtendDocument,
@@ -17,6 +16,8 @@ import {
   TRAINING_DEFAULTS,
   type TrialConfig,
 } from "@powersweep/spec";
+import { canonicalJson, sha256Hex, trialKey } from "./keys.ts";
+import { branchStart } from "./trunks.ts";
 
 /** Values from range helpers are rounded to this many significant digits (clean, stable keys). */
 const SIGNIFICANT_DIGITS = 6;
@@ -116,28 +117,6 @@ export function sweepSize(doc: SweepDocument): SweepSize {
   return { trials, axes, description };
 }
 
-/** JSON with object keys sorted at every level: the normalised form a trial key hashes. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj)
-    .filter((k) => obj[k] !== undefined)
-    .sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(",")}}`;
-}
-
-/** Hex sha256 of a string: the one-shot crypto.hash (Node ≥ 20.12; far less allocation per call) when present. */
-const sha256Hex: (text: string) => string =
-  typeof crypto.hash === "function"
-    ? (text) => crypto.hash("sha256", text, "hex")
-    : (text) => crypto.createHash("sha256").update(text).digest("hex");
-
-/** sha256 of the canonical config: identical trials get identical keys. */
-export function trialKey(config: unknown): string {
-  return sha256Hex(canonicalJson(config));
-}
-
 /** One expanded trial: its full config plus the denormalised columns the Trial row carries. */
 export interface ExpandedTrial {
   key: string;
@@ -150,6 +129,13 @@ export interface ExpandedTrial {
   powerA: number | null;
   powerB: number | null;
   seed: number;
+  /**
+   * Shared trunks (trunks.ts): the key of the trial this one branches from (the longest trial of its
+   * trunk group, which saves a checkpoint at branchStep), or null when it trains from scratch.
+   */
+  branchFrom: string | null;
+  /** Steps taken from that trial's checkpoint: the branch trains the rest. */
+  branchStep: number | null;
 }
 
 function fixedSettings(doc: GridSweep) {
@@ -208,6 +194,9 @@ export function* expandSweep(doc: GridSweep): Generator<ExpandedTrial> {
     seqLen: canonicalJson(fixed.seqLen),
     tokenizer: canonicalJson(fixed.tokenizer),
   };
+  // The longest trial of each trunk group (same config but T) hosts the trunk; see trunks.ts.
+  const share = doc.share ?? "trunks";
+  const hostTokens = Math.max(...a.tokens);
   for (const model of a.models) {
     const modelJson = canonicalJson(model);
     // lr-grid order: models × tokens × batchSize × lr × seeds; power-grid: models × (a × b) × tokens × batchSize × seeds.
@@ -238,11 +227,27 @@ export function* expandSweep(doc: GridSweep): Generator<ExpandedTrial> {
                 seed,
               };
               // Keys in sorted order, as canonicalJson writes them.
-              const canonical = `{"batchSize":${batchSize},"corpus":${fixedParts.corpus},"evalTokens":${fixedParts.evalTokens},"model":${modelJson},"mup":${fixedParts.mup},"optimizer":${fixedParts.optimizer},"schedule":${scheduleJson},"seed":${seed},"seqLen":${fixedParts.seqLen},"tokenizer":${fixedParts.tokenizer},"tokens":${canonicalJson(tokens)}}`;
-              const key = sha256Hex(canonical);
+              const keyAt = (t: number) =>
+                sha256Hex(
+                  `{"batchSize":${batchSize},"corpus":${fixedParts.corpus},"evalTokens":${fixedParts.evalTokens},"model":${modelJson},"mup":${fixedParts.mup},"optimizer":${fixedParts.optimizer},"schedule":${scheduleJson},"seed":${seed},"seqLen":${fixedParts.seqLen},"tokenizer":${fixedParts.tokenizer},"tokens":${canonicalJson(t)}}`,
+                );
+              const key = keyAt(tokens);
               if (seen.has(key)) continue;
               seen.add(key);
-              yield { key, config, model: model.name, dModel: model.dModel, tokens, batchSize, ...p, seed };
+              const branchStep = share === "trunks" ? branchStart(config, hostTokens) : null;
+              const branchFrom = branchStep === null ? null : keyAt(hostTokens);
+              yield {
+                key,
+                config,
+                model: model.name,
+                dModel: model.dModel,
+                tokens,
+                batchSize,
+                ...p,
+                seed,
+                branchFrom,
+                branchStep,
+              };
             }
           }
   }
@@ -263,7 +268,7 @@ export async function* expandSweepInChunks(doc: GridSweep, chunk = 2000): AsyncG
 }
 
 /** An imported result row as a finished trial. */
-export interface ImportedTrial extends Omit<ExpandedTrial, "config" | "dModel"> {
+export interface ImportedTrial extends Omit<ExpandedTrial, "config" | "dModel" | "branchFrom" | "branchStep"> {
   dModel: number | null;
   config: Record<string, unknown>;
   trainLoss: number | null;

@@ -1,3 +1,4 @@
 export * from "./clamp.ts";
 export * from "./expand.ts";
+export * from "./keys.ts";
 export * from "./trunks.ts";

@@ -10,7 +10,7 @@
 // stable phase of trial i when k·tokensPerStep ≤ D_i = T_i·(1 − decayFraction), so the branch of
 // trial i starts after K_i = floor(D_i / tokensPerStep) + 1 shared steps.
 import type { TrialConfig } from "@powersweep/spec";
-import { canonicalJson } from "./expand.ts";
+import { canonicalJson } from "./keys.ts";
 
 export interface TrunkCheckpoint {
   /** Index of the trial (in the planned list) whose branch starts here. */
@@ -87,6 +87,20 @@ export function trunkKey(c: TrialConfig): string | null {
   return canonicalJson({ ...rest, schedule: stable });
 }
 
+/**
+ * Where a trial of a grid branches from the longest trial of its trunk group (T = hostTokens, the
+ * largest T of the grid): the steps it takes from that trial's checkpoint, or null when it is that
+ * trial itself or shares nothing (cosine, or no shared step). Grid trials of one group differ only
+ * in T, and the decay start T·(1 − decayFraction) grows with T, so the host's trunk passes every
+ * branch point of its group. The same accounting as planTrunks.
+ */
+export function branchStart(c: TrialConfig, hostTokens: number): number | null {
+  if (c.tokens >= hostTokens || decayStartTokens(c) === null) return null;
+  const step = sharedSteps(c);
+  if (step === 0 || step > sharedSteps({ ...c, tokens: hostTokens })) return null;
+  return step;
+}
+
 /** Groups trials into trunks and decay branches, and counts the tokens saved. Pure and deterministic. */
 export function planTrunks(configs: TrialConfig[]): TrunkPlan {
   const groups = new Map<string, number[]>();
@@ -124,4 +138,24 @@ export function planTrunks(configs: TrialConfig[]): TrunkPlan {
     branches.reduce((sum, b) => sum + b.tokens, 0) +
     standalone.reduce((sum, i) => sum + trialTokens(configs[i]!), 0);
   return { trunks, branches, standalone, fullTokens, planTokens, ratio: fullTokens ? planTokens / fullTokens : 1 };
+}
+
+/** The tokens a planned trial trains itself: all of T from scratch, only its decay branch when it branches. */
+export function trainingTokensOf(t: {
+  tokens: number;
+  batchSize: number;
+  branchStep?: number | null;
+  config?: unknown;
+}) {
+  const seqLen = (t.config as { seqLen?: number } | undefined)?.seqLen;
+  return t.branchStep != null && seqLen ? t.tokens - t.branchStep * t.batchSize * seqLen : t.tokens;
+}
+
+/** Adds one trial to a running token plan (planned vs from scratch), as the API reports it. */
+export function addToTokenPlan(
+  plan: { planned: number; fromScratch: number },
+  t: Parameters<typeof trainingTokensOf>[0],
+): void {
+  plan.planned += trainingTokensOf(t);
+  plan.fromScratch += t.tokens;
 }

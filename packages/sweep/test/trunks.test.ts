@@ -82,3 +82,47 @@ describe("planTrunks", () => {
     expect(planTrunks([...configs, other]).standalone).toEqual([3]);
   });
 });
+
+describe("expansion assigns each trial its branch", () => {
+  const unit = 8 * 64 * 1000;
+  function expanded(schedule: Record<string, unknown>, share?: "trunks" | "none") {
+    return [
+      ...expandSweep({
+        kind: "lr-grid",
+        name: "t",
+        ...(share ? { share } : {}),
+        axes: { models: [model], tokens: [1, 2, 4].map((k) => k * unit), batchSize: [8], lr: [0.01, 0.02] },
+        schedule: schedule as never,
+        training: { seqLen: 64 },
+      } as never),
+    ];
+  }
+
+  it("trials branch from the longest trial of their (lr) group at their decay start, as planTrunks counts", () => {
+    const trials = expanded({ type: "wsd", warmupTokens: 0, decayFraction: 0.1 });
+    const byKey = new Map(trials.map((t) => [t.key, t]));
+    for (const t of trials) {
+      if (t.tokens === 4 * unit) {
+        expect(t.branchFrom).toBeNull();
+        continue;
+      }
+      const host = byKey.get(t.branchFrom ?? "");
+      expect(host?.tokens).toBe(4 * unit);
+      expect(host?.lr).toBe(t.lr);
+      expect(t.branchStep).toBe(sharedSteps(t.config));
+    }
+    // The tokens the rows say each trial trains add up to the plan's.
+    const trained = trials.reduce((sum, t) => sum + t.tokens - (t.branchStep ?? 0) * 8 * 64, 0);
+    expect(trained).toBe(planTrunks(trials.map((t) => t.config)).planTokens);
+  });
+
+  it("cosine trials and share: none train from scratch", () => {
+    for (const t of [
+      ...expanded({ type: "cosine", warmupTokens: 0 }),
+      ...expanded({ type: "wsd", decayFraction: 0.1 }, "none"),
+    ]) {
+      expect(t.branchFrom).toBeNull();
+      expect(t.branchStep).toBeNull();
+    }
+  });
+});

@@ -3,11 +3,11 @@ import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { type ParseResult, parseExtendDocument, parseSweepDocument, type SweepDocument } from "@powersweep/spec";
 import { type StoredFit, TERMINAL_SWEEP_STATUSES, type TrialStatus } from "@powersweep/spec/api";
-import { checkPowerGrid, expandSweep, importedTrials, sweepSize } from "@powersweep/sweep";
+import { addToTokenPlan, checkPowerGrid, expandSweep, importedTrials, sweepSize } from "@powersweep/sweep";
 import { ApiClient, type ClientOptions } from "../client.ts";
 import { CliError, EXIT_SERVER, EXIT_USAGE } from "../errors.ts";
 import { lrText } from "../fit-format.ts";
-import { createEta, formatCounts, progressLine, renderTable } from "../format.ts";
+import { createEta, formatCounts, progressLine, renderTable, tokenPlanLine } from "../format.ts";
 
 interface JsonFlag {
   json?: boolean;
@@ -64,12 +64,21 @@ export function dryRunPlan(doc: SweepDocument, limit: number) {
   const size = sweepSize(doc);
   const shown: Array<Record<string, unknown>> = [];
   let trialCount = 0;
+  const trainingTokens = { planned: 0, fromScratch: 0 };
   const trials = doc.kind === "import" ? importedTrials(doc) : expandSweep(doc);
   for (const t of trials) {
     if (trialCount++ < limit) shown.push(t as unknown as Record<string, unknown>);
+    addToTokenPlan(trainingTokens, t);
   }
   const warnings = doc.kind === "import" ? [] : checkPowerGrid(doc).warnings;
-  return { trialCount, axes: size.description, trials: shown, truncated: trialCount > shown.length, warnings };
+  return {
+    trialCount,
+    axes: size.description,
+    trials: shown,
+    truncated: trialCount > shown.length,
+    trainingTokens,
+    warnings,
+  };
 }
 
 function dryRun(doc: SweepDocument, o: JsonFlag & { limit?: string; all?: boolean }) {
@@ -80,6 +89,8 @@ function dryRun(doc: SweepDocument, o: JsonFlag & { limit?: string; all?: boolea
   for (const w of plan.warnings) console.error(`warning: ${w}`);
   const n = plan.trialCount.toLocaleString("en-US");
   console.log(`dry run (checked and expanded here; nothing was sent): ${n} trials (${plan.axes})`);
+  const saved = tokenPlanLine(plan.trainingTokens);
+  if (saved) console.log(saved);
   if (plan.trials.length) console.log(renderTable(plan.trials.map(trialRow)));
   if (plan.truncated) console.log(`showing ${plan.trials.length} of ${n} trials: --limit N or --all to see more`);
   console.log("the server checks its own limits (trial cap, trainers the fleet offers) when you submit");
@@ -116,6 +127,8 @@ export async function status(g: ClientOptions, id: string | undefined, o: JsonFl
     if (o.json) return console.log(JSON.stringify(s));
     console.log(`${s.name} (${s.id})  ${s.kind}  ${s.status}`);
     console.log(progressLine(s));
+    const saved = tokenPlanLine(s.trainingTokens);
+    if (saved) console.log(saved);
     return;
   }
   const list = await client.listSweeps({ limit: 50 });
