@@ -10,7 +10,7 @@ import {
   columnsOf,
   IMPORTED_RESULT_COLUMNS,
   recordDefinition,
-  TRIAL_AXIS_COLUMNS,
+  TRIAL_EXPANSION_COLUMNS,
   type TrialColumn,
 } from "./trialRow.ts";
 
@@ -18,7 +18,7 @@ import {
 const NEW_TRIAL_COLUMNS = [
   { name: "key", type: "text" },
   { name: "config", type: "jsonb" },
-  ...TRIAL_AXIS_COLUMNS,
+  ...TRIAL_EXPANSION_COLUMNS,
 ] as const satisfies readonly TrialColumn[];
 
 const INSERT_SQL = `
@@ -51,8 +51,8 @@ INSERT INTO "Trial" ("id","sweepId",${columnList(NEW_TRIAL_COLUMNS)},"status","u
 SELECT gen_random_uuid(), $2::uuid, x."key",
   $3::jsonb || jsonb_build_object('model', $4::jsonb -> x.m, 'schedule', $5::jsonb -> x.s, 'tokens', x.tokens,
     'batchSize', x."batchSize", 'seed', x.seed),
-  ${columnsOf("x", TRIAL_AXIS_COLUMNS)}, 'queued', now()
-FROM jsonb_to_recordset($1::jsonb) AS x("key" text, m int, s int, ${recordDefinition(TRIAL_AXIS_COLUMNS)})
+  ${columnsOf("x", TRIAL_EXPANSION_COLUMNS)}, 'queued', now()
+FROM jsonb_to_recordset($1::jsonb) AS x("key" text, m int, s int, ${recordDefinition(TRIAL_EXPANSION_COLUMNS)})
 ON CONFLICT ("sweepId","key") DO NOTHING
 RETURNING id`;
 
@@ -60,7 +60,7 @@ RETURNING id`;
 const VARYING = new Set(["model", "schedule", "tokens", "batchSize", "seed"]);
 
 /** `,"dModel":` and so on: each axis column's name as a JSON member of a compact row. */
-const AXIS_MEMBERS = TRIAL_AXIS_COLUMNS.map((c) => [c.name, `,${JSON.stringify(c.name)}:`] as const);
+const EXPANSION_MEMBERS = TRIAL_EXPANSION_COLUMNS.map((c) => [c.name, `,${JSON.stringify(c.name)}:`] as const);
 
 /**
  * A chunk of grid trials as INSERT_GRID_SQL's parameters: the config parts every trial shares are
@@ -86,7 +86,7 @@ export function compactGridChunk(trials: ExpandedTrial[]): unknown[] | null {
     if (!models.has(c.model)) models.set(c.model, models.size);
     if (!schedules.has(c.schedule)) schedules.set(c.schedule, schedules.size);
     let row = `{"key":${JSON.stringify(t.key)},"m":${models.get(c.model)},"s":${schedules.get(c.schedule)}`;
-    for (const [name, member] of AXIS_MEMBERS) row += member + JSON.stringify(t[name] ?? null);
+    for (const [name, member] of EXPANSION_MEMBERS) row += member + JSON.stringify(t[name] ?? null);
     rows.push(`${row}}`);
   }
   const fixed = Object.fromEntries(fixedKeys.map((k) => [k, first[k]]));
@@ -155,7 +155,7 @@ export function gridCopyRows(sweepId: string, trials: ExpandedTrial[], ids: stri
       ? `{${fixedJson},"model":${render(c.model)},"schedule":${render(c.schedule)},"tokens":${c.tokens},"batchSize":${c.batchSize},"seed":${c.seed}}`
       : copyField(JSON.stringify(c));
     out += `${ids[i]}\t${sweepId}\t${t.key}\t${config}`;
-    for (const col of TRIAL_AXIS_COLUMNS) out += `\t${value(t[col.name])}`;
+    for (const col of TRIAL_EXPANSION_COLUMNS) out += `\t${value(t[col.name])}`;
     out += tail;
   }
   return out;

@@ -1,11 +1,12 @@
 // The Trial row (prisma/schema.prisma) as the orchestrator's SQL writes and reads it, declared once.
 // Every statement that inserts, copies, claims, records or lists trials takes its column lists
 // from here, so a new column is added here (and in the Prisma schema), not in each statement:
-//   TRIAL_AXIS_COLUMNS    what a new trial takes from its expansion (ExpandedTrial): the INSERT,
-//                         the compact grid INSERT, and the COPY rows of an accept
-//   TRIAL_RESULT_COLUMNS  what a result sets (TrialResultRecord): the result statements
-//   CLAIM_COLUMNS         what a claim hands to the worker (and an export batch to its cluster)
-//   TRIAL_LIST_FIELDS     what a listed trial shows
+//   TRIAL_EXPANSION_COLUMNS  what a new trial takes from its expansion (ExpandedTrial): the INSERT,
+//                            the compact grid INSERT and the COPY rows of an accept (trialInsert.ts)
+//   TRIAL_RESULT_COLUMNS     what a result sets (TrialResultRecord): the result statements (results.ts)
+//   CLAIM_COLUMNS            what a claim hands to the worker (claims.ts, trialWriter.ts) and an
+//                            export batch to its cluster (offline.ts)
+//   TRIAL_LIST_FIELDS        what a listed trial shows (reads.ts)
 import type { ExpandedTrial } from "@powersweep/sweep";
 
 /** A Trial column: its name (as in the Prisma schema) and its SQL type. */
@@ -29,11 +30,11 @@ export const recordDefinition = (columns: readonly TrialColumn[]) =>
 export const columnList = (columns: readonly TrialColumn[]) => columns.map((c) => ident(c.name)).join(",");
 
 /**
- * The denormalised axis values a new trial takes from its expansion, by the same names
- * (ExpandedTrial, ImportedTrial), for filters, fits and tables. The trial's key and config precede
- * them in every insert.
+ * What a new trial takes from its expansion, by the same names (ExpandedTrial, ImportedTrial; a
+ * missing value is stored as null): its denormalised axis values, for filters, fits and tables. The
+ * trial's key and config precede them in every insert; every listed trial shows them.
  */
-export const TRIAL_AXIS_COLUMNS = [
+export const TRIAL_EXPANSION_COLUMNS = [
   { name: "model", type: "text" },
   { name: "dModel", type: "int" },
   { name: "tokens", type: "float8" },
@@ -103,14 +104,14 @@ export const CLAIM_RETURNING = CLAIM_COLUMNS.map(
 ).join(", ");
 
 /** The claim columns of a CTE that returned CLAIM_RETURNING. */
-export const CLAIM_SELECT = columnList(CLAIM_COLUMNS).replaceAll(",", ", ");
+export const CLAIM_SELECT = CLAIM_COLUMNS.map((c) => ident(c.name)).join(", ");
 
 /** The fields of a listed trial (and of one trial's details, with its config). */
 export const TRIAL_LIST_FIELDS = {
   id: true,
   sweepId: true,
   key: true,
-  ...fields(TRIAL_AXIS_COLUMNS),
+  ...fields(TRIAL_EXPANSION_COLUMNS),
   status: true,
   attempts: true,
   workerId: true,
