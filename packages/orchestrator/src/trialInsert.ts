@@ -59,8 +59,11 @@ RETURNING id`;
 /** The fields of a grid trial's config that vary from trial to trial; the rest is the same for the whole sweep. */
 const VARYING = new Set(["model", "schedule", "tokens", "batchSize", "seed"]);
 
-/** `,"dModel":` and so on: each axis column's name as a JSON member of a compact row. */
-const EXPANSION_MEMBERS = TRIAL_EXPANSION_COLUMNS.map((c) => [c.name, `,${JSON.stringify(c.name)}:`] as const);
+/** The expansion columns' names, and which of them hold text (the rest hold numbers). */
+const EXPANSION_NAMES = TRIAL_EXPANSION_COLUMNS.map((c) => c.name);
+const EXPANSION_TEXT = TRIAL_EXPANSION_COLUMNS.map((c: TrialColumn) => c.type === "text" || c.type === "uuid");
+/** `,"dModel":` and so on: each expansion column's name as a JSON member of a compact row. */
+const EXPANSION_MEMBERS = EXPANSION_NAMES.map((name) => `,${JSON.stringify(name)}:`);
 
 /**
  * A chunk of grid trials as INSERT_GRID_SQL's parameters: the config parts every trial shares are
@@ -86,7 +89,10 @@ export function compactGridChunk(trials: ExpandedTrial[]): unknown[] | null {
     if (!models.has(c.model)) models.set(c.model, models.size);
     if (!schedules.has(c.schedule)) schedules.set(c.schedule, schedules.size);
     let row = `{"key":${JSON.stringify(t.key)},"m":${models.get(c.model)},"s":${schedules.get(c.schedule)}`;
-    for (const [name, member] of EXPANSION_MEMBERS) row += member + JSON.stringify(t[name] ?? null);
+    for (let j = 0; j < EXPANSION_NAMES.length; j++) {
+      const x = t[EXPANSION_NAMES[j] as keyof ExpandedTrial];
+      row += `${EXPANSION_MEMBERS[j]}${x == null ? "null" : EXPANSION_TEXT[j] ? JSON.stringify(x) : Number.isFinite(x) ? x : "null"}`;
+    }
     rows.push(`${row}}`);
   }
   const fixed = Object.fromEntries(fixedKeys.map((k) => [k, first[k]]));
@@ -125,9 +131,6 @@ function memo<A, R>(f: (a: A) => R): (a: A) => R {
     return r;
   };
 }
-/** A value as a field of COPY's text format: `\N` for null, text escaped (each distinct text once per chunk). */
-const copyValue = (text: (s: string) => string) => (x: unknown) =>
-  x == null ? "\\N" : typeof x === "string" ? text(x) : String(x);
 
 /**
  * New grid trials of one sweep as rows of COPY's text format, with their ids (made here, so
@@ -140,7 +143,7 @@ export function gridCopyRows(sweepId: string, trials: ExpandedTrial[], ids: stri
   const fixedKeys = first ? Object.keys(first).filter((k) => !VARYING.has(k)) : [];
   const fixedJson = copyField(JSON.stringify(Object.fromEntries(fixedKeys.map((k) => [k, first?.[k]]))).slice(1, -1));
   const render = memo((x: unknown) => copyField(JSON.stringify(x)));
-  const value = copyValue(memo(copyField));
+  const text = memo(copyField);
   const shares = (c: Record<string, unknown>) => {
     if (Object.keys(c).length !== fixedKeys.length + VARYING.size) return false;
     for (const k of fixedKeys) if (c[k] !== first?.[k]) return false;
@@ -155,7 +158,10 @@ export function gridCopyRows(sweepId: string, trials: ExpandedTrial[], ids: stri
       ? `{${fixedJson},"model":${render(c.model)},"schedule":${render(c.schedule)},"tokens":${c.tokens},"batchSize":${c.batchSize},"seed":${c.seed}}`
       : copyField(JSON.stringify(c));
     out += `${ids[i]}\t${sweepId}\t${t.key}\t${config}`;
-    for (const col of TRIAL_EXPANSION_COLUMNS) out += `\t${value(t[col.name])}`;
+    for (let j = 0; j < EXPANSION_NAMES.length; j++) {
+      const x = t[EXPANSION_NAMES[j] as keyof ExpandedTrial];
+      out += x == null ? "\t\\N" : EXPANSION_TEXT[j] ? `\t${text(x as string)}` : `\t${x}`;
+    }
     out += tail;
   }
   return out;
