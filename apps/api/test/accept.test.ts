@@ -2,20 +2,38 @@
 // chunk's jobs enqueued as soon as it commits) behind a `creating` status. These tests hold the
 // guarantees: the stored configs are the expansion's, a sweep being accepted is never shown as
 // accepted, a failure half-way leaves nothing, and an accept that dies is removed by the reconciler.
-import { acceptHooks, claimBlocker, INSERT_CHUNK, markRunning, reconcile } from "@powersweep/orchestrator";
+// The states in between are reached through the transport the API is given: its queue's addBulk
+// is held (a slow or hung Redis) or fails (Redis gone) once a number of jobs went in.
+import { claimBlocker, INSERT_CHUNK, markRunning, reconcile } from "@powersweep/orchestrator";
 import { parseSweepDocument } from "@powersweep/spec";
 import { expandSweep } from "@powersweep/sweep";
 import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
 import { lrGrid, startTestApi, type TestApi, tinyModel } from "./helpers.ts";
 
 let api: TestApi;
+let addBulk: TestApi["trialQueue"]["addBulk"];
 beforeAll(async () => {
   api = await startTestApi("accept", { maxTrialsPerSweep: 10_000 });
+  addBulk = api.trialQueue.addBulk.bind(api.trialQueue);
 });
 afterAll(() => api.close());
 afterEach(() => {
-  acceptHooks.afterChunk = undefined;
+  api.trialQueue.addBulk = addBulk;
 });
+
+/**
+ * Runs `before(sweepId, enqueued)` ahead of each addBulk of the API's queue, with the number of
+ * jobs that went in before it: it may wait (Redis is slow, or hangs) or throw (Redis is gone).
+ */
+function beforeEnqueue(before: (sweepId: string, enqueued: number) => Promise<void> | void) {
+  let enqueued = 0;
+  api.trialQueue.addBulk = async (jobs) => {
+    await before(jobs[0]?.data.sweepId as string, enqueued);
+    const added = await addBulk(jobs);
+    enqueued += jobs.length;
+    return added;
+  };
+}
 
 const post = (payload: unknown) =>
   api.app.inject({
@@ -115,12 +133,12 @@ test("while it is accepted a sweep is `creating`: not accepted, not reconciled, 
   const paused = deferred();
   const release = deferred();
   let sweepId = "";
-  acceptHooks.afterChunk = async (id, enqueued) => {
+  beforeEnqueue(async (id, enqueued) => {
     if (enqueued !== INSERT_CHUNK) return;
     sweepId = id;
     paused.resolve();
     await release.promise;
-  };
+  });
   const pending = post(big("accept creating"));
   await paused.promise;
   const read = await get(`/v1/sweeps/${sweepId}`);
@@ -147,13 +165,13 @@ test("no worker claims a trial of a sweep while it is accepted; once accepted, i
   });
   const seen: Array<string | null> = [];
   let trialId = "";
-  acceptHooks.afterChunk = async (id) => {
-    // a worker takes a job of the first chunk before the accept's final commit
+  beforeEnqueue(async (id) => {
+    // a worker takes a trial of the first chunk (its row committed) before the accept's final commit
     const t = await api.db.trial.findFirstOrThrow({ where: { sweepId: id } });
     trialId = t.id;
     seen.push((await markRunning(api.db, t.id, "early-worker"))?.id ?? null);
     seen.push(await claimBlocker(api.db, t.id));
-  };
+  });
   const res = await post(doc);
   expect(res.statusCode).toBe(201);
   expect(seen).toEqual([null, "wait"]);
@@ -163,10 +181,10 @@ test("no worker claims a trial of a sweep while it is accepted; once accepted, i
 
 test("an accept that fails half-way removes its sweep and its trials; the jobs it added find nothing to run", async () => {
   let sweepId = "";
-  acceptHooks.afterChunk = (id, enqueued) => {
+  beforeEnqueue((id, enqueued) => {
     sweepId = id;
     if (enqueued >= 2 * INSERT_CHUNK) throw new Error("Redis went away");
-  };
+  });
   const res = await post(big("accept fails"));
   expect(res.statusCode).toBe(500);
   expect(res.headers["content-type"]).toContain("application/problem+json");
@@ -184,12 +202,12 @@ test("an accept that dies (no heartbeat) is removed by the sweeper, never half-a
   const stalled = deferred();
   const never = deferred();
   let sweepId = "";
-  acceptHooks.afterChunk = async (id, enqueued) => {
+  beforeEnqueue(async (id, enqueued) => {
     if (enqueued !== INSERT_CHUNK) return;
     sweepId = id;
     stalled.resolve();
-    await never.promise; // the process "dies" here: nothing more is written, the heartbeat stops
-  };
+    await never.promise; // Redis hangs: the accept writes nothing more, its heartbeat stops
+  });
   const pending = post(big("accept dies"));
   await stalled.promise;
   expect(await api.db.trial.count({ where: { sweepId } })).toBeGreaterThanOrEqual(INSERT_CHUNK);

@@ -9,6 +9,7 @@
 //                         an attempt that is no longer the batch's (released, re-exported) is refused.
 //   releaseExport         the batch's unfinished trials back to queued (their attempt stays used).
 import type { TrialConfig } from "@powersweep/spec";
+import { claimed } from "./claims.ts";
 import {
   completeSweepIfDone,
   type MetricPoint,
@@ -18,6 +19,7 @@ import {
   type TrialResultRecord,
 } from "./results.ts";
 import { queryRows, type SqlClient } from "./sql.ts";
+import { CLAIM_RETURNING, CLAIM_SELECT, type ClaimRow } from "./trialRow.ts";
 
 /** The workerId prefix of trials held by an export batch. */
 export const EXPORT_WORKER_PREFIX = "export:";
@@ -34,14 +36,6 @@ export interface ExportedTrial {
   sweepId: string;
   /** The attempt this batch runs (the result must name it). */
   attempt: number;
-  trainer: string;
-  config: TrialConfig;
-}
-
-interface ExportRow {
-  trialId: string;
-  sweepId: string;
-  attempts: number;
   trainer: string;
   config: TrialConfig;
 }
@@ -64,12 +58,12 @@ WITH pick AS (
     "leaseUntil" = 'infinity', "startedAt" = now(), "updatedAt" = now()
   FROM pick, "Sweep" s
   WHERE t.id = pick.id AND s.id = t."sweepId" AND t.status = 'queued' AND s.status IN ('queued', 'running')
-  RETURNING t.id::text AS "trialId", t."sweepId"::text AS "sweepId", t.attempts, s.trainer, t.config, t."createdAt"
+  RETURNING ${CLAIM_RETURNING}, t."createdAt"
 ), cs AS (
   UPDATE "Sweep" SET status = 'running', "updatedAt" = now()
   WHERE id = $1::uuid AND status = 'queued' AND EXISTS (SELECT 1 FROM ct)
 )
-SELECT "trialId", "sweepId", attempts, trainer, config FROM ct ORDER BY "createdAt", "trialId"`;
+SELECT ${CLAIM_SELECT} FROM ct ORDER BY "createdAt", id`;
 
 /**
  * Claims up to `limit` queued trials of a sweep for export batch `batch`, in one UPDATE … WHERE
@@ -84,13 +78,13 @@ export async function claimTrialsForExport(
   { limit = 100_000 }: { limit?: number } = {},
 ): Promise<ExportedTrial[]> {
   if (!EXPORT_BATCH_PATTERN.test(batch)) throw new Error(`export batch "${batch}" must match ${EXPORT_BATCH_PATTERN}`);
-  const rows = await queryRows<ExportRow>(db, CLAIM_FOR_EXPORT_SQL, [sweepId, exportWorkerId(batch), limit]);
-  return rows.map((r) => ({
-    trialId: r.trialId,
-    sweepId: r.sweepId,
-    attempt: Number(r.attempts),
-    trainer: r.trainer,
-    config: r.config,
+  const rows = await queryRows<ClaimRow>(db, CLAIM_FOR_EXPORT_SQL, [sweepId, exportWorkerId(batch), limit]);
+  return rows.map(claimed).map((t) => ({
+    trialId: t.id,
+    sweepId: t.sweepId,
+    attempt: t.attempt,
+    trainer: t.trainer,
+    config: t.config as TrialConfig,
   }));
 }
 
