@@ -11,6 +11,7 @@ import {
   sweepKindOfColumn,
 } from "@powersweep/spec";
 import {
+  addToTokenPlan,
   checkPowerGrid,
   type ExpandedTrial,
   expandSweep,
@@ -20,6 +21,7 @@ import {
   type SweepSize,
   sweepSize,
 } from "@powersweep/sweep";
+import { runnableIds, type TokenPlan } from "./branches.ts";
 import { canCopy, queryRows, type SqlClient } from "./sql.ts";
 import type { SweepDeps } from "./sweeps.ts";
 import { copyGridTrials, insertGridTrials, insertTrials } from "./trialInsert.ts";
@@ -64,6 +66,8 @@ export interface CreatedSweep {
   trials?: Array<ExpandedTrial | ImportedTrial>;
   /** What the document measures badly (power-grids clamped at η_max: packages/sweep checkPowerGrid). */
   warnings: string[];
+  /** Tokens the trials train with shared trunks against each from scratch (grid sweeps). */
+  trainingTokens?: TokenPlan;
 }
 
 function preview(doc: SweepDocument) {
@@ -83,10 +87,15 @@ export function checkSize(doc: SweepDocument, cap: number): SweepSize {
   return size;
 }
 
-async function countUnique(doc: GridSweep): Promise<number> {
+/** The unique trials of a grid, and the tokens they train with shared trunks against from scratch. */
+async function countUnique(doc: GridSweep): Promise<{ n: number; trainingTokens: TokenPlan }> {
   let n = 0;
-  for await (const chunk of expandSweepInChunks(doc, 5000)) n += chunk.length;
-  return n;
+  const trainingTokens = { planned: 0, fromScratch: 0 };
+  for await (const chunk of expandSweepInChunks(doc, 5000)) {
+    n += chunk.length;
+    for (const t of chunk) addToTokenPlan(trainingTokens, t);
+  }
+  return { n, trainingTokens };
 }
 
 /** The Sweep row of a new sweep (its status is set by the caller). */
@@ -166,7 +175,9 @@ async function createNewSweep(
     warnings: doc.kind === "import" ? [] : checkPowerGrid(doc).warnings,
   };
   if (dryRun) {
-    const trialCount = doc.kind === "import" ? importedTrials(doc).length : await countUnique(doc);
+    const unique =
+      doc.kind === "import" ? { n: importedTrials(doc).length, trainingTokens: undefined } : await countUnique(doc);
+    const trialCount = unique.n;
     return {
       id: null,
       ...base,
@@ -175,11 +186,12 @@ async function createNewSweep(
       duplicates: size.trials - trialCount,
       dryRun: true,
       trials: preview(doc),
+      ...(unique.trainingTokens ? { trainingTokens: unique.trainingTokens } : {}),
     };
   }
   if (doc.kind !== "import") {
-    const { id, status, trialCount } = await acceptGrid(deps, doc, owner, idempotencyKey);
-    return { id, ...base, status, trialCount, duplicates: size.trials - trialCount, dryRun: false };
+    const { id, status, trialCount, trainingTokens } = await acceptGrid(deps, doc, owner, idempotencyKey);
+    return { id, ...base, status, trialCount, duplicates: size.trials - trialCount, dryRun: false, trainingTokens };
   }
   const { sweep, ids } = await deps.db.$transaction(
     async (tx) => {
@@ -225,7 +237,7 @@ async function acceptGrid(
   doc: GridSweep,
   owner: string | undefined,
   idempotencyKey: string | undefined,
-): Promise<{ id: string; status: string; trialCount: number }> {
+): Promise<{ id: string; status: string; trialCount: number; trainingTokens: TokenPlan }> {
   const sql = deps.sql ?? deps.db;
   // On `sql` (whose commits may be asynchronous): a `creating` sweep is worthless until the final,
   // synchronous commit below, so it need not wait for its own WAL flush.
@@ -252,6 +264,7 @@ async function acceptGrid(
   const sweep = { id: created.id, priority: data.priority, maxAttempts: data.maxAttempts };
   const job = (id: string) => ({ id, sweepId: sweep.id, priority: sweep.priority });
   let trialCount = 0;
+  const trainingTokens: TokenPlan = { planned: 0, fromScratch: 0 };
   let enqueueTail: Promise<void> = Promise.resolve();
   const inFlight = new Set<Promise<void>>();
   let lastBeat = Date.now();
@@ -259,15 +272,19 @@ async function acceptGrid(
   try {
     for await (const chunk of rampedChunks(expandSweepInChunks(doc, ACCEPT_FIRST_CHUNKS[0]))) {
       if (state.failure) throw state.failure.error;
+      for (const t of chunk) addToTokenPlan(trainingTokens, t);
       while (inFlight.size >= ACCEPT_AHEAD) await Promise.race(inFlight);
       if (Date.now() - lastBeat >= CREATING_HEARTBEAT_MS) {
         lastBeat = Date.now();
         await heartbeat(sql, sweep.id);
       }
-      const inserted = canCopy(sql) ? copyGridTrials(sql, sweep.id, chunk) : insertGridTrials(sql, sweep.id, chunk);
+      const copy = canCopy(sql);
+      const inserted = copy ? copyGridTrials(sql, sweep.id, chunk) : insertGridTrials(sql, sweep.id, chunk);
       inserted.catch(() => {}); // observed through the link below
       const link: Promise<void> = Promise.all([enqueueTail, inserted]).then(async ([, ids]) => {
-        await enqueueTrials(deps.trialQueue, ids.map(job), ACCEPT_ENQUEUE_CHUNK);
+        // A branch waiting for its trunk checkpoint gets its job when the checkpoint exists (branches.ts).
+        const runnable = await runnableIds(sql, chunk, ids, copy);
+        await enqueueTrials(deps.trialQueue, runnable.map(job), ACCEPT_ENQUEUE_CHUNK);
         trialCount += ids.length;
       });
       enqueueTail = link;
@@ -290,7 +307,7 @@ async function acceptGrid(
     );
     const status = rows[0]?.status;
     if (!status) throw new Error(`sweep ${sweep.id} was removed while it was being created`);
-    return { id: sweep.id, status, trialCount };
+    return { id: sweep.id, status, trialCount, trainingTokens };
   } catch (err) {
     await Promise.allSettled(inFlight);
     await abandonSweep(deps.db, sweep.id).catch(() => {

@@ -82,18 +82,34 @@ export async function releaseOrphanBranches(
 
 /** Tokens a sweep's trials train as planned (trunks and branches) against the same trials each from scratch. */
 export interface TokenPlan {
-  plannedTokens: number;
-  fromScratchTokens: number;
+  planned: number;
+  fromScratch: number;
 }
 
-export async function sweepTokenPlan(db: SqlClient, sweepId: string): Promise<TokenPlan> {
-  const rows = await queryRows<{ planned: number | null; scratch: number | null }>(
+/**
+ * SQL (Trial alias `t`): the tokens a trial trains itself, all of T from scratch, T less its
+ * branch's shared steps when it branches (as packages/sweep trainingTokensOf counts them).
+ */
+export const TRIAL_TRAINING_TOKENS = `CASE WHEN t."branchStep" IS NULL THEN t.tokens
+  ELSE t.tokens - t."branchStep"::float8 * t."batchSize" * (t.config->>'seqLen')::float8 END`;
+
+/**
+ * Of newly inserted trials (`ids`, for `trials`), those that can run now: a branch waiting for its
+ * trunk checkpoint gets its job when the checkpoint is saved. `aligned`: ids[i] is trials[i]'s id
+ * (COPY makes the ids); otherwise (an INSERT that skipped duplicates) Postgres says which ids are branches.
+ */
+export async function runnableIds(
+  db: SqlClient,
+  trials: Array<{ branchFrom?: string | null }>,
+  ids: string[],
+  aligned: boolean,
+): Promise<string[]> {
+  if (!trials.some((t) => t.branchFrom)) return ids;
+  if (aligned) return ids.filter((_, i) => !trials[i]?.branchFrom);
+  const rows = await queryRows<{ id: string }>(
     db,
-    `SELECT sum(CASE WHEN t."branchStep" IS NULL THEN t.tokens
-                    ELSE t.tokens - t."branchStep"::float8 * t."batchSize" * (t.config->>'seqLen')::float8 END) AS planned,
-            sum(t.tokens) AS scratch
-     FROM "Trial" t WHERE t."sweepId" = $1::uuid`,
-    [sweepId],
+    `SELECT id::text AS id FROM "Trial" WHERE id = ANY($1::uuid[]) AND "branchFrom" IS NULL`,
+    [ids],
   );
-  return { plannedTokens: Number(rows[0]?.planned ?? 0), fromScratchTokens: Number(rows[0]?.scratch ?? 0) };
+  return rows.map((r) => r.id);
 }

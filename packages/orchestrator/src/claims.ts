@@ -10,6 +10,7 @@
 //   releaseTrial  running → queued (shutdown, or a crash with attempts left)
 //   claimBlocker  why a trial could not be claimed
 // A trial whose lease expired is queued again or failed by the sweeper (reconcile.ts).
+import { BRANCH_READY } from "./branches.ts";
 import { execute, queryRows, type SqlClient } from "./sql.ts";
 import { CLAIM_RETURNING, CLAIM_SELECT, type ClaimRow } from "./trialRow.ts";
 
@@ -23,13 +24,23 @@ export interface ClaimedTrial {
   trainer: string;
   maxAttempts: number;
   checkpointPath: string | null;
+  /** The trial's key: a trunk host's branches name it (branches.ts). */
+  key: string;
+  /** Shared trunks: the trial this one branches from, null when it trains from scratch (or hosts a trunk). */
+  branchFrom: string | null;
+  branchStep: number | null;
+  /** The saved trunk checkpoint this branch starts from (set before the branch can be claimed). */
+  branchCheckpoint: string | null;
 }
 
 /** Default lease of a running trial: its worker's heartbeat must renew it within this time. */
 export const DEFAULT_LEASE_SECONDS = 60;
 
-/** Sweep statuses whose trials a worker may claim (a `creating` sweep's trials are invisible). */
-const CLAIMABLE_SWEEP = `s.status::text IN ('queued', 'running', 'completed')`;
+/**
+ * Sweep statuses whose trials a worker may claim (a `creating` sweep's trials are invisible), and
+ * no branch waiting for its trunk checkpoint (branches.ts).
+ */
+const CLAIMABLE_SWEEP = `s.status::text IN ('queued', 'running', 'completed') AND ${BRANCH_READY}`;
 
 const MARK_RUNNING_SQL = `
 WITH t AS (
@@ -53,6 +64,10 @@ export const claimed = (r: ClaimRow): ClaimedTrial => ({
   trainer: r.trainer,
   maxAttempts: Number(r.maxAttempts),
   checkpointPath: r.checkpointPath,
+  key: r.key,
+  branchFrom: r.branchFrom,
+  branchStep: r.branchStep === null ? null : Number(r.branchStep),
+  branchCheckpoint: r.branchCheckpoint,
 });
 
 /**
@@ -190,7 +205,8 @@ export async function renewLeases(
 
 /**
  * Why a trial could not be claimed: `wait` while its sweep is still being accepted (the job should
- * come back later), `skip` otherwise (finished, running elsewhere, cancelled, or gone).
+ * come back later), `skip` otherwise (finished, running elsewhere, cancelled, gone, or a branch
+ * waiting for its trunk checkpoint, which gets a new job when the checkpoint is saved).
  */
 export async function claimBlocker(db: SqlClient, trialId: string): Promise<"wait" | "skip"> {
   const rows = await queryRows<{ status: string }>(

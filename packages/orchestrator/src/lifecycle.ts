@@ -4,6 +4,7 @@ import { enqueueTrials } from "@powersweep/queue";
 import type { ExtendDocument, GridSweep } from "@powersweep/spec";
 import { type ExpandedTrial, expandSweepInChunks, extendSweep } from "@powersweep/sweep";
 import { checkSize, INSERT_CHUNK, PREVIEW_TRIALS } from "./accept.ts";
+import { runnableIds } from "./branches.ts";
 import { ensureJobs } from "./jobs.ts";
 import { ConflictError, NotFoundError, type SweepDeps } from "./sweeps.ts";
 import { insertGridTrials } from "./trialInsert.ts";
@@ -98,9 +99,10 @@ export async function extendSweepTrials(deps: SweepDeps, id: string, ext: Extend
     },
     { timeout: 600_000, maxWait: 30_000 },
   );
+  const runnable = await runnableIds(deps.db, fresh, ids, false);
   await enqueueTrials(
     deps.trialQueue,
-    ids.map((t) => ({ id: t, sweepId: id, priority: s.priority })),
+    runnable.map((t) => ({ id: t, sweepId: id, priority: s.priority })),
   );
   return { id, dryRun: false, added: ids.length, trialCount: existing.size + ids.length, size };
 }

@@ -7,6 +7,7 @@ import {
   type TrialStatus,
   uuidPrefixRange,
 } from "@powersweep/spec";
+import { TRIAL_TRAINING_TOKENS } from "./branches.ts";
 import { trialCurve } from "./curves.ts";
 import { queryRows, type SqlClient } from "./sql.ts";
 import { NotFoundError } from "./sweeps.ts";
@@ -70,9 +71,10 @@ function summary(s: {
 
 const GET_SWEEP_SQL = `
 WITH g AS (
-  SELECT status::text AS status, count(*)::int AS n, sum(tokens)::float8 AS tokens,
-    avg("tokensPerSecond") FILTER (WHERE status = 'succeeded')::float8 AS speed
-  FROM "Trial" WHERE "sweepId" = $1::uuid GROUP BY 1
+  SELECT t.status::text AS status, count(*)::int AS n, sum(${TRIAL_TRAINING_TOKENS})::float8 AS tokens,
+    sum(t.tokens)::float8 AS "scratchTokens",
+    avg(t."tokensPerSecond") FILTER (WHERE t.status = 'succeeded')::float8 AS speed
+  FROM "Trial" t WHERE t."sweepId" = $1::uuid GROUP BY 1
 )
 SELECT s.id::text AS id, s.name, s.kind::text AS kind, s.spec, s.status::text AS status, s.owner, s.tags, s.trainer,
   s.priority, s."maxAttempts", s."trialCount",
@@ -103,14 +105,24 @@ export async function getSweep(sql: SqlClient, id: string) {
     createdAt: string;
     updatedAt: string;
     finishedAt: string | null;
-    groups: Array<{ status: keyof StatusCounts; n: number; tokens: number | null; speed: number | null }>;
+    groups: Array<{
+      status: keyof StatusCounts;
+      n: number;
+      /** Tokens the trials train (a branch only its decay) and the same from scratch. */
+      tokens: number | null;
+      scratchTokens: number | null;
+      speed: number | null;
+    }>;
   }>(sql, GET_SWEEP_SQL, [id], "ps_get_sweep");
   if (!s) throw new NotFoundError(`no sweep ${id}`);
   const counts = emptyCounts();
   let remainingTokens = 0;
   let perTrial: number | null = null;
+  const trainingTokens = { planned: 0, fromScratch: 0 };
   for (const g of s.groups) {
     counts[g.status] = g.n;
+    trainingTokens.planned += g.tokens ?? 0;
+    trainingTokens.fromScratch += g.scratchTokens ?? 0;
     if (g.status === "queued" || g.status === "running") remainingTokens += g.tokens ?? 0;
     if (g.status === "succeeded") perTrial = g.speed;
   }
@@ -124,6 +136,7 @@ export async function getSweep(sql: SqlClient, id: string) {
     spec: s.spec,
     counts,
     remainingTokens,
+    trainingTokens,
     tokensPerSecond: perTrial && counts.running ? perTrial * counts.running : null,
   };
 }

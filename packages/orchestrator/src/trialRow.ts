@@ -43,6 +43,9 @@ export const TRIAL_EXPANSION_COLUMNS = [
   { name: "powerA", type: "float8" },
   { name: "powerB", type: "float8" },
   { name: "seed", type: "int" },
+  // Shared trunks (branches.ts): the trial it branches from, and the step of that checkpoint.
+  { name: "branchFrom", type: "text" },
+  { name: "branchStep", type: "int" },
 ] as const satisfies ReadonlyArray<TrialColumn<keyof ExpandedTrial>>;
 
 /** The outcome an imported trial carries (ImportedTrial), as a finished trial row stores it. */
@@ -83,6 +86,10 @@ export const CLAIM_COLUMNS = [
   { table: "t", name: "attempts", type: "int" },
   { table: "t", name: "config", type: "jsonb" },
   { table: "t", name: "checkpointPath", type: "text" },
+  { table: "t", name: "key", type: "text" },
+  { table: "t", name: "branchFrom", type: "text" },
+  { table: "t", name: "branchStep", type: "int" },
+  { table: "t", name: "branchCheckpoint", type: "text" },
   { table: "s", name: "trainer", type: "text" },
   { table: "s", name: "maxAttempts", type: "int" },
 ] as const satisfies ReadonlyArray<TrialColumn & { table: "t" | "s" }>;
@@ -94,6 +101,10 @@ export interface ClaimRow {
   attempts: number;
   config: unknown;
   checkpointPath: string | null;
+  key: string;
+  branchFrom: string | null;
+  branchStep: number | null;
+  branchCheckpoint: string | null;
   trainer: string;
   maxAttempts: number;
 }
