@@ -184,8 +184,10 @@ async function runExecTrial(
   let error: ErrorMessage | null = null;
   let lastProgress: ProgressMessage | null = null;
   let lastForwarded = Number.NEGATIVE_INFINITY;
-  // onBranchCheckpoint calls, in order; the trial's result waits for them (and fails with them).
+  // onBranchCheckpoint calls, in order; the trial's result waits for them, and the first failure
+  // fails the trial once the child is done (kept, not left as a rejected promise meanwhile).
   let branchCalls: Promise<void> = Promise.resolve();
+  let branchFailure: { error: unknown } | null = null;
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream, crlfDelay: Number.POSITIVE_INFINITY });
   lines.on("line", (line) => {
     const msg = parseLine(line);
@@ -197,7 +199,11 @@ async function runExecTrial(
     else if (msg.type === "error") error = msg;
     else if (msg.type === "branch-checkpoint") {
       const { step, dir } = msg;
-      branchCalls = branchCalls.then(() => options.onBranchCheckpoint?.(step, dir));
+      branchCalls = branchCalls
+        .then(() => options.onBranchCheckpoint?.(step, dir))
+        .catch((e: unknown) => {
+          branchFailure ??= { error: e };
+        });
     } else {
       lastProgress = msg;
       const now = performance.now();
@@ -237,6 +243,8 @@ async function runExecTrial(
     if (options.signal?.aborted) signalGroup("SIGKILL");
   }
   await branchCalls;
+  const failed = branchFailure as { error: unknown } | null;
+  if (failed) throw failed.error;
   const tail = stderrTail.trim();
   const exitText = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
 

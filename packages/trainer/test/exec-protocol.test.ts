@@ -170,6 +170,19 @@ describe("exec trainer protocol", () => {
     expect(ok.sent().job.startFrom).toBeNull();
   });
 
+  it("a failing onBranchCheckpoint fails the trial with its error", async () => {
+    const { t } = trainer("branches");
+    const branchCheckpoints = [{ step: 8, dir: "/tmp/host/step-8", config: { ...config(), tokens: 1024 } }];
+    await expect(
+      t.runTrial(config(), {
+        branchCheckpoints,
+        onBranchCheckpoint: () => {
+          throw new Error("cannot mark the branch ready");
+        },
+      }),
+    ).rejects.toThrow("cannot mark the branch ready");
+  });
+
   it("refuses branch checkpoints off this trial's trunk before spawning anything", async () => {
     const { t } = trainer("branches");
     const other = { ...config(), tokens: 1024, seed: 4 };
