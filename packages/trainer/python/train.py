@@ -30,9 +30,11 @@ Other modes (for cross-checks with the TypeScript side):
 import json
 import math
 import os
+import shutil
 import signal
 import sys
 import time
+import uuid
 
 
 
@@ -300,6 +302,57 @@ def eval_steps(total_steps, decay_start):
     if decay_start is not None and 1 <= decay_start <= total_steps:
         steps.add(decay_start)
     return sorted(s for s in steps if s >= 1)
+
+
+class CurveRecorder:
+    """CurveRecorder (curve.ts) of a decay branch the run writes a checkpoint for: the branch's own
+    curve_steps/eval_steps grid, fed the shared steps' losses (docs/branches.md)."""
+
+    def __init__(self, cfg, curve, pending):
+        tokens_per_step = cfg["batchSize"] * cfg["seqLen"]
+        self.total_steps = math.ceil(cfg["tokens"] / tokens_per_step)
+        self.record_at = set(curve_steps(self.total_steps))
+        self.eval_at = set(
+            eval_steps(self.total_steps, decay_start_step(cfg["schedule"], cfg["tokens"], tokens_per_step))
+        )
+        self.curve, self.pending = curve, pending
+
+    def on_step(self, step, tokens, lr, loss):
+        if math.isfinite(loss):
+            self.pending[0] += loss
+            self.pending[1] += 1
+        if step in self.record_at:
+            self.curve["step"].append(step)
+            self.curve["tokens"].append(tokens)
+            self.curve["lr"].append(lr)
+            p = self.pending
+            self.curve["trainLoss"].append(finite_or_none(p[0] / p[1]) if p[1] else None)
+            self.pending = [0.0, 0]
+
+    def eval_due(self, step):
+        return step < self.total_steps and step in self.eval_at
+
+    def on_eval(self, step, tokens, loss):
+        self.curve["eval"]["step"].append(step)
+        self.curve["eval"]["tokens"].append(tokens)
+        self.curve["eval"]["loss"].append(finite_or_none(loss))
+
+
+def same_config(a, b):
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def check_branches(cfg, branches, total_steps):
+    """The Node side checks trunkKey and sharedSteps (packages/trainer/src/branches.ts); a job written
+    by hand gets these basic checks."""
+    for b in branches:
+        bc = b.get("config") or {}
+        if not (isinstance(b.get("step"), int) and 1 <= b["step"] <= total_steps and b.get("dir")):
+            raise InvalidConfig(f"branch checkpoint {b.get('step')!r}: step must be an integer in [1, {total_steps}]")
+        for key in ("batchSize", "seqLen", "seed", "model", "mup", "optimizer", "corpus", "tokenizer", "evalTokens"):
+            if json.dumps(bc.get(key), sort_keys=True) != json.dumps(cfg.get(key), sort_keys=True):
+                raise InvalidConfig(f"branch checkpoint at step {b['step']}: its config differs in {key}")
+    return sorted(branches, key=lambda b: b["step"])
 
 
 # ---------------------------------------------------------------- model (packages/model/src/gpt.ts)
@@ -623,17 +676,79 @@ def run_trial(job, stop, opts=None):
                   "eval": {"step": [], "tokens": [], "loss": [], "targets": subset_targets}},
         "curvePending": [0.0, 0],  # sum and count of the step losses since the last curve point
     }
+    branch_specs = check_branches(cfg, job.get("branchCheckpoints") or [], total_steps)
     ckpt_dir = job.get("checkpointDir")
     ckpt_path = os.path.join(ckpt_dir, CHECKPOINT_FILE) if ckpt_dir else None
+    saved = None
+    # own checkpoint (a resumed attempt) first; else the trunk checkpoint this branch starts from
     if ckpt_path and os.path.exists(ckpt_path):
         saved = torch.load(ckpt_path, map_location="cpu")  # rng state must stay on the CPU; copy_ moves the rest
-        if json.dumps(saved["config"], sort_keys=True) != json.dumps(cfg, sort_keys=True):
+        if not same_config(saved["config"], cfg):
             raise InvalidConfig(f"{ckpt_dir} holds a checkpoint of a different trial config; refusing to resume from it")
+    start_from = job.get("startFrom")
+    if saved is None and start_from and os.path.exists(os.path.join(start_from["dir"], CHECKPOINT_FILE)):
+        saved = torch.load(os.path.join(start_from["dir"], CHECKPOINT_FILE), map_location="cpu")
+        if not same_config(saved["config"], cfg):
+            raise InvalidConfig(
+                f"{start_from['dir']} holds a checkpoint of a different trial config; refusing to start from it"
+            )
+        if saved["state"]["step"] != start_from["step"]:
+            raise InvalidConfig(
+                f"{start_from['dir']} holds a checkpoint after {saved['state']['step']} steps, "
+                f"not after {start_from['step']}; refusing to start from it"
+            )
+    if saved is not None:
         for name, p in params.items():
             p.data.copy_(saved["params"][name])
         optimizer.load_state_dict(saved["optimizer"])
         state = {**state, **saved["state"]}  # a checkpoint without a curve starts an empty one
         torch.set_rng_state(saved["rng"])
+    start_step = state["step"]
+
+    # Branch checkpoints still ahead, each with its trial's curve recorder; a resumed host takes their
+    # curves from its own checkpoint (a branch it has none for is not written: see tfjs.ts).
+    branches = []
+    saved_branches = (saved or {}).get("branches") or []
+    for b in branch_specs:
+        if b["step"] <= state["step"]:
+            continue  # written by the attempt that got past it
+        curve, pending = {"step": [], "tokens": [], "lr": [], "trainLoss": [],
+                          "eval": {"step": [], "tokens": [], "loss": [], "targets": subset_targets}}, [0.0, 0]
+        if state["step"] > 0:
+            found = next((x for x in saved_branches if x["step"] == b["step"] and x["dir"] == b["dir"]
+                          and same_config(x["config"], b["config"])), None)
+            if found is None:
+                continue
+            curve, pending = found["curve"], list(found["curvePending"])
+        bc = b["config"]
+        branches.append({"spec": b, "recorder": CurveRecorder(bc, curve, pending),
+                         "schedule": make_schedule(bc["schedule"], bc["tokens"], bc["batchSize"])})
+
+    def branch_states():
+        return [{"step": b["spec"]["step"], "dir": b["spec"]["dir"], "config": b["spec"]["config"],
+                 "curve": b["recorder"].curve, "curvePending": b["recorder"].pending} for b in branches]
+
+    def save_branches():
+        """The checkpoint each branch due now would hold had it trained from scratch to this step."""
+        due = [b for b in branches if b["spec"]["step"] == state["step"]]
+        for b in due:
+            target = b["spec"]["dir"]
+            parent = os.path.dirname(os.path.abspath(target))
+            os.makedirs(parent, exist_ok=True)
+            tmp = os.path.join(parent, f".{os.path.basename(os.path.abspath(target))}.tmp-{uuid.uuid4()}")
+            os.makedirs(tmp)
+            blob = {
+                "config": b["spec"]["config"],
+                "params": {n: p.detach().cpu() for n, p in params.items()},
+                "optimizer": optimizer.state_dict(),
+                "state": {**state, "curve": b["recorder"].curve, "curvePending": b["recorder"].pending},
+                "rng": torch.get_rng_state(),
+            }
+            torch.save(blob, os.path.join(tmp, CHECKPOINT_FILE))
+            shutil.rmtree(target, ignore_errors=True)
+            os.rename(tmp, target)  # the whole directory appears at once
+            branches.remove(b)
+            emit({"type": "branch-checkpoint", "step": state["step"], "dir": target})
 
     def save():
         if not ckpt_path:
@@ -646,6 +761,7 @@ def run_trial(job, stop, opts=None):
             "optimizer": optimizer.state_dict(),
             "state": state,  # the data order is keyed by (seed, step): step is the whole loader state
             "rng": torch.get_rng_state(),
+            "branches": branch_states(),
         }
         torch.save(blob, tmp)
         os.replace(tmp, ckpt_path)  # atomic: a reader sees the old or the new checkpoint, never half
@@ -673,6 +789,7 @@ def run_trial(job, stop, opts=None):
             "wallSeconds": time.perf_counter() - started,
             "backend": backend,
             "curve": state["curve"],
+            "startStep": start_step,
         }
         out.update(extra)
         out.update(throughput_report(cfg, seq_len, vocab_size, out["tokensPerSecond"], peak_flops))
@@ -701,7 +818,8 @@ def run_trial(job, stop, opts=None):
         if stop["requested"]:
             return result("aborted", checkpointSaved=save())
         step = state["step"]
-        lr = schedule(state["tokensSeen"])  # η at the tokens seen before this step
+        tokens_before = state["tokensSeen"]
+        lr = schedule(tokens_before)  # η at the tokens seen before this step
         for g in optimizer.param_groups:
             g["lr"] = lr * g["lrScale"]  # μP: hidden matrices get η/m_width
         starts = batch_starts.get(step, total_steps)
@@ -740,12 +858,22 @@ def run_trial(job, stop, opts=None):
             curve["lr"].append(lr)
             curve["trainLoss"].append(finite_or_none(pending[0] / pending[1]) if pending[1] else None)
             state["curvePending"] = [0.0, 0]
+        for b in branches:
+            b["recorder"].on_step(state["step"], state["tokensSeen"], b["schedule"](tokens_before), loss)
+        # the held-out subset at this run's eval steps and at its pending branches' (their curves
+        # need them; an evaluation leaves the training state as it was)
         eval_loss = None
-        if not reason and state["step"] < total_steps and state["step"] in eval_at:
-            eval_loss = eval_sum(subset_set, batch_size) / subset_targets
-            curve["eval"]["step"].append(state["step"])
-            curve["eval"]["tokens"].append(state["tokensSeen"])
-            curve["eval"]["loss"].append(finite_or_none(eval_loss))
+        host_eval = not reason and state["step"] < total_steps and state["step"] in eval_at
+        branch_evals = [] if reason else [b for b in branches if b["recorder"].eval_due(state["step"])]
+        if host_eval or branch_evals:
+            subset_loss = eval_sum(subset_set, batch_size) / subset_targets
+            for b in branch_evals:
+                b["recorder"].on_eval(state["step"], state["tokensSeen"], subset_loss)
+            if host_eval:
+                eval_loss = subset_loss
+                curve["eval"]["step"].append(state["step"])
+                curve["eval"]["tokens"].append(state["tokensSeen"])
+                curve["eval"]["loss"].append(finite_or_none(eval_loss))
         now = time.perf_counter()
         if reason or eval_loss is not None or (state["step"] < total_steps and now - last_progress >= progress_s):
             last_progress = now
@@ -762,6 +890,7 @@ def run_trial(job, stop, opts=None):
             emit(line)
         if reason:
             return result("diverged", reason=reason, trainLoss=finite_or_none(loss))
+        save_branches()  # before this step's own checkpoint: a resumed run skips passed branches
         tokens = state["tokensSeen"]
         if every > 0 and tokens // every > (tokens - tokens_per_step) // every:
             save()

@@ -6,7 +6,7 @@
 // a mix. The previous weights file is removed after the new manifest is in place.
 import { randomUUID } from "node:crypto";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 
 export const CHECKPOINT_MANIFEST = "checkpoint.json";
 const FORMAT = "powersweep-checkpoint";
@@ -67,6 +67,24 @@ export async function saveCheckpoint<Meta>(dir: string, checkpoint: Checkpoint<M
   };
   await writeAtomically(join(dir, CHECKPOINT_MANIFEST), JSON.stringify(manifest, null, 1));
   if (previous && previous.weightsFile !== weightsFile) await rm(join(dir, previous.weightsFile), { force: true });
+}
+
+/**
+ * A whole checkpoint directory written at once (branch checkpoints, docs/branches.md): the checkpoint
+ * goes into a temp directory beside `dir`, which is then renamed to `dir`, so a reader (or an object
+ * store syncing the directory) sees a complete checkpoint or none. A directory already at `dir` (left
+ * by an earlier attempt) is replaced.
+ */
+export async function saveCheckpointDir<Meta>(dir: string, checkpoint: Checkpoint<Meta>): Promise<void> {
+  const temp = join(dirname(dir), `.${basename(dir)}.tmp-${randomUUID()}`);
+  try {
+    await saveCheckpoint(temp, checkpoint);
+    await rm(dir, { recursive: true, force: true });
+    await rename(temp, dir);
+  } catch (error) {
+    await rm(temp, { recursive: true, force: true });
+    throw error;
+  }
 }
 
 async function readManifest<Meta>(dir: string): Promise<Manifest<Meta>> {

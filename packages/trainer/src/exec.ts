@@ -1,7 +1,8 @@
 // The exec backend: run a trial in a child process that speaks the exec protocol
 // (docs/exec-protocol.md). One JSON object on stdin; JSON lines on stdout:
 //   {"type":"progress", step, tokens, lr, trainLoss, evalLoss?, tokensPerSecond}
-//   {"type":"result", status, trainLoss, testLoss, testPerplexity, tokensSeen, steps, tokensPerSecond, wallSeconds, reason?, checkpointSaved?, curve?}
+//   {"type":"branch-checkpoint", step, dir}   a branch checkpoint is in place (docs/branches.md)
+//   {"type":"result", status, trainLoss, testLoss, testPerplexity, tokensSeen, steps, tokensPerSecond, wallSeconds, reason?, checkpointSaved?, curve?, startStep?}
 //   {"type":"error", "class": "invalid-config" | "crash", message}
 // Abort: SIGTERM, then SIGKILL after a grace period. The reference trainer is python/train.py.
 import { type ChildProcess, spawn } from "node:child_process";
@@ -12,8 +13,10 @@ import { fileURLToPath } from "node:url";
 import { DataError, EVAL_SUBSET_EVERY, evalWindows } from "@powersweep/data";
 import { type TrialConfig, TrialConfigSchema } from "@powersweep/spec";
 import { Value } from "@sinclair/typebox/value";
+import { checkBranchCheckpoints } from "./branches.ts";
 import { execDataCacheDir, prepareExecData } from "./exec-data.ts";
 import {
+  type BranchCheckpoint,
   InvalidConfigError,
   type RunTrialOptions,
   type Trainer,
@@ -45,6 +48,10 @@ export interface ExecJob {
   config: TrialConfig;
   checkpointDir: string | null;
   checkpointEveryTokens: number | null;
+  /** Checkpoints for decay branches, ascending by step (RunTrialOptions.branchCheckpoints; checked before the job is sent). */
+  branchCheckpoints: BranchCheckpoint[] | null;
+  /** The trunk checkpoint to start from when checkpointDir holds none (RunTrialOptions.startFrom). */
+  startFrom: { dir: string; step: number } | null;
   progressIntervalMs: number;
   data: { trainPath: string; testPath: string; dtype: "uint16" | "uint32"; vocabSize: number };
   /** The held-out windows as [start, counted targets] (packages/data evalWindows): every backend evaluates the same tokens. */
@@ -68,9 +75,14 @@ export async function execEvalWindows(config: TrialConfig, data: ExecJob["data"]
   }
 }
 
-type ResultMessage = Omit<TrialResult, "backend"> & { type: "result"; backend?: string };
+type ResultMessage = Omit<TrialResult, "backend" | "startStep"> & {
+  type: "result";
+  backend?: string;
+  startStep?: number;
+};
 type ErrorMessage = { type: "error"; class: "invalid-config" | "crash"; message: string };
 type ProgressMessage = Omit<TrialProgress, "trainLoss"> & { type: "progress"; trainLoss: number | null };
+type BranchMessage = { type: "branch-checkpoint"; step: number; dir: string };
 
 /** [python, absolute path of python/train.py]. Python: POWERSWEEP_PYTHON, else Debian's /usr/bin/python3
  * (where python3-torch installs; a pyenv/venv python3 on PATH usually lacks torch), else "python3". */
@@ -89,12 +101,15 @@ function checkTrialConfig(config: TrialConfig): void {
   if (first) throw new InvalidConfigError(`config${first.path.replaceAll("/", ".")}: ${first.message}`);
 }
 
-function parseLine(line: string): ResultMessage | ErrorMessage | ProgressMessage | null {
+function parseLine(line: string): ResultMessage | ErrorMessage | ProgressMessage | BranchMessage | null {
   if (!line.startsWith("{")) return null;
   try {
     const msg = JSON.parse(line) as { type?: unknown };
-    if (msg && (msg.type === "progress" || msg.type === "result" || msg.type === "error")) {
-      return msg as ResultMessage | ErrorMessage | ProgressMessage;
+    if (
+      msg &&
+      (msg.type === "progress" || msg.type === "result" || msg.type === "error" || msg.type === "branch-checkpoint")
+    ) {
+      return msg as ResultMessage | ErrorMessage | ProgressMessage | BranchMessage;
     }
   } catch {
     // not JSON: an ordinary log line
@@ -109,12 +124,16 @@ async function runExecTrial(
 ): Promise<TrialResult> {
   const started = performance.now();
   checkTrialConfig(config);
+  for (const b of options.branchCheckpoints ?? []) checkTrialConfig(b.config);
+  const branchCheckpoints = checkBranchCheckpoints(config, options.branchCheckpoints ?? []);
   const data = await prepareExecData(config, trainer.dataCacheDir ?? execDataCacheDir());
   const progressIntervalMs = options.progressIntervalMs ?? 1000;
   const job: ExecJob = {
     config,
     checkpointDir: options.checkpointDir ?? null,
     checkpointEveryTokens: options.checkpointEveryTokens ?? null,
+    branchCheckpoints: branchCheckpoints.length ? branchCheckpoints : null,
+    startFrom: options.startFrom ?? null,
     progressIntervalMs,
     data,
     evalWindows: await execEvalWindows(config, data),
@@ -131,6 +150,7 @@ async function runExecTrial(
     wallSeconds: (performance.now() - started) / 1000,
     checkpointSaved: false,
     backend: trainer.name,
+    startStep: 0,
   });
   if (options.signal?.aborted) return aborted();
 
@@ -164,6 +184,10 @@ async function runExecTrial(
   let error: ErrorMessage | null = null;
   let lastProgress: ProgressMessage | null = null;
   let lastForwarded = Number.NEGATIVE_INFINITY;
+  // onBranchCheckpoint calls, in order; the trial's result waits for them, and the first failure
+  // fails the trial once the child is done (kept, not left as a rejected promise meanwhile).
+  let branchCalls: Promise<void> = Promise.resolve();
+  let branchFailure: { error: unknown } | null = null;
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream, crlfDelay: Number.POSITIVE_INFINITY });
   lines.on("line", (line) => {
     const msg = parseLine(line);
@@ -173,7 +197,14 @@ async function runExecTrial(
     }
     if (msg.type === "result") result = msg;
     else if (msg.type === "error") error = msg;
-    else {
+    else if (msg.type === "branch-checkpoint") {
+      const { step, dir } = msg;
+      branchCalls = branchCalls
+        .then(() => options.onBranchCheckpoint?.(step, dir))
+        .catch((e: unknown) => {
+          branchFailure ??= { error: e };
+        });
+    } else {
       lastProgress = msg;
       const now = performance.now();
       // bounded rate; the final evaluation is always forwarded
@@ -211,6 +242,9 @@ async function runExecTrial(
     // a stopped trial leaves nothing behind: whatever its group still holds is killed
     if (options.signal?.aborted) signalGroup("SIGKILL");
   }
+  await branchCalls;
+  const failed = branchFailure as { error: unknown } | null;
+  if (failed) throw failed.error;
   const tail = stderrTail.trim();
   const exitText = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
 
@@ -220,8 +254,8 @@ async function runExecTrial(
     throw new Error(`exec trainer "${trainer.name}" crashed (${exitText}): ${err.message}${tail ? `\n${tail}` : ""}`);
   const res = result as ResultMessage | null;
   if (res) {
-    const { type: _type, backend, ...rest } = res;
-    return { ...rest, backend: backend ?? trainer.name };
+    const { type: _type, backend, startStep, ...rest } = res;
+    return { ...rest, backend: backend ?? trainer.name, startStep: startStep ?? 0 };
   }
   if (options.signal?.aborted) {
     // Killed (or exited) after the abort without reporting: no checkpoint we can vouch for.

@@ -9,11 +9,16 @@
 //
 // It honours the contract like a real trainer: it reports progress at a bounded rate, resumes
 // from `<checkpointDir>/sleep.json` when present, writes it every `checkpointEveryTokens` and
-// when aborted, and returns status "aborted" when the signal fires.
+// when aborted, and returns status "aborted" when the signal fires. Decay branches: it writes a
+// sleep.json at each branch checkpoint's step (a temp directory renamed into place) and starts from
+// `startFrom.dir`'s sleep.json when it has none of its own (docs/branches.md).
+
+import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import type { TrialConfig } from "@powersweep/spec";
+import { checkBranchCheckpoints } from "./branches.ts";
 import type { RunTrialOptions, Trainer, TrialResult } from "./types.ts";
 
 /** The fixed losses a sleep trial reports. */
@@ -46,6 +51,14 @@ async function writeCheckpoint(dir: string, tokens: number): Promise<void> {
   await rename(tmp, join(dir, CHECKPOINT_FILE));
 }
 
+/** A branch checkpoint: the whole directory appears at once. */
+async function writeBranchCheckpoint(dir: string, tokens: number): Promise<void> {
+  const temp = join(dirname(dir), `.${basename(dir)}.tmp-${randomUUID()}`);
+  await writeCheckpoint(temp, tokens);
+  await rm(dir, { recursive: true, force: true });
+  await rename(temp, dir);
+}
+
 export function createSleepTrainer(options: SleepTrainerOptions = {}): Trainer {
   const envRate = Number(process.env.POWERSWEEP_SLEEP_MS_PER_TOKEN);
   const msPerToken = options.msPerToken ?? (Number.isFinite(envRate) && envRate >= 0 ? envRate : 1e-6);
@@ -56,7 +69,18 @@ export function createSleepTrainer(options: SleepTrainerOptions = {}): Trainer {
       const total = config.tokens;
       const tokensPerStep = Math.max(1, config.batchSize * config.seqLen);
       const steps = Math.max(1, Math.ceil(total / tokensPerStep));
+      const branches = checkBranchCheckpoints(config, opts.branchCheckpoints ?? []);
       let tokens = Math.min(total, await readCheckpoint(opts.checkpointDir));
+      if (tokens === 0 && opts.startFrom) tokens = Math.min(total, await readCheckpoint(opts.startFrom.dir));
+      const startStep = Math.round((tokens / total) * steps);
+      const pending = branches.filter((b) => b.step * tokensPerStep > tokens);
+      const writeBranches = async () => {
+        while (pending[0] && pending[0].step * tokensPerStep <= tokens) {
+          const b = pending.shift() as (typeof pending)[number];
+          await writeBranchCheckpoint(b.dir, b.step * tokensPerStep);
+          await opts.onBranchCheckpoint?.(b.step, b.dir);
+        }
+      };
       const totalMs = total * msPerToken;
       const interval = opts.progressIntervalMs ?? 1000;
       const every = opts.checkpointEveryTokens ?? 0;
@@ -74,11 +98,13 @@ export function createSleepTrainer(options: SleepTrainerOptions = {}): Trainer {
           tokensPerSecond: wallSeconds > 0 ? tokens / wallSeconds : 0,
           wallSeconds,
           backend: "sleep",
+          startStep,
           ...extra,
         };
       };
       if (totalMs <= 0) {
         tokens = total;
+        await writeBranches();
         return result("succeeded");
       }
       // Advance in slices of at most 50 ms so aborts and checkpoints are timely.
@@ -106,6 +132,7 @@ export function createSleepTrainer(options: SleepTrainerOptions = {}): Trainer {
         });
         if (opts.signal?.aborted) continue;
         tokens += step;
+        await writeBranches();
         if (opts.checkpointDir && every > 0 && tokens - lastCheckpoint >= every && tokens < total) {
           await writeCheckpoint(opts.checkpointDir, tokens);
           lastCheckpoint = tokens;

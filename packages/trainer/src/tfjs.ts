@@ -35,10 +35,17 @@ import { createSchedule } from "@powersweep/schedules";
 import { type TrialConfig, TrialConfigSchema } from "@powersweep/spec";
 import { Value } from "@sinclair/typebox/value";
 import * as tf from "@tensorflow/tfjs";
-import { type CheckpointTensor, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import { checkBranchCheckpoints, checkStartFrom, sameConfig } from "./branches.ts";
+import { type CheckpointTensor, loadCheckpoint, saveCheckpoint, saveCheckpointDir } from "./checkpoint.ts";
 import { CurveRecorder, decayStartStep, emptyCurve, type TrialCurve } from "./curve.ts";
 import { divergenceReason } from "./divergence.ts";
-import { InvalidConfigError, type RunTrialOptions, type Trainer, type TrialResult } from "./types.ts";
+import {
+  type BranchCheckpoint,
+  InvalidConfigError,
+  type RunTrialOptions,
+  type Trainer,
+  type TrialResult,
+} from "./types.ts";
 
 /** Final train loss = mean of this many last step losses. */
 export const TRAIN_LOSS_WINDOW = 10;
@@ -67,6 +74,17 @@ interface CheckpointMeta {
   recentLosses: number[];
   curve: TrialCurve;
   curvePending: { sum: number; count: number };
+  /** A trunk host's branches still to write, with their curves so far (docs/branches.md). */
+  branches?: BranchState[];
+}
+
+/** A pending branch checkpoint's curve recorder state, kept in the host's own checkpoints. */
+interface BranchState {
+  step: number;
+  dir: string;
+  config: TrialConfig;
+  curve: TrialCurve;
+  curvePending: { sum: number; count: number };
 }
 
 export function createTfjsTrainer(options: TfjsTrainerOptions = {}): Trainer {
@@ -90,6 +108,8 @@ async function runTfjsTrial(
 ): Promise<TrialResult> {
   const started = performance.now();
   checkTrialConfig(config);
+  for (const b of options.branchCheckpoints ?? []) checkTrialConfig(b.config);
+  const branchSpecs = checkBranchCheckpoints(config, options.branchCheckpoints ?? []);
   const { batchSize, seqLen, seed } = config;
   const backend = `tfjs-${await initBackend(trainerOptions.backend)}`;
   if (trainerOptions.gradientWorker !== undefined) setGradientWorker(trainerOptions.gradientWorker);
@@ -147,24 +167,31 @@ async function runTfjsTrial(
     let loaderState: LoaderState = { batchSize, seqLen, seed, startStep: 0, streamLength: train.length };
     let curve = emptyCurve(subsetTargets);
     let curvePending = { sum: 0, count: 0 };
+    let savedBranches: BranchState[] = [];
 
-    if (options.checkpointDir) {
-      const checkpoint = await loadCheckpoint<CheckpointMeta>(options.checkpointDir);
-      if (checkpoint) {
-        if (JSON.stringify(checkpoint.meta.config) !== JSON.stringify(config)) {
-          throw new InvalidConfigError(
-            `${options.checkpointDir} holds a checkpoint of a different trial config; refusing to resume from it`,
-          );
-        }
-        restoreTensors(model, optimizer, checkpoint.tensors);
-        ({ step, tokensSeen, initialLoss, recentLosses } = checkpoint.meta);
-        if (checkpoint.meta.curve) ({ curve, curvePending } = checkpoint.meta);
-        optimizer.setStep(checkpoint.meta.adamStep);
-        loaderState = checkpoint.meta.loader;
-      }
+    // Own checkpoint (a resumed attempt) first; else the trunk checkpoint this branch starts from.
+    let checkpoint = options.checkpointDir ? await loadCheckpoint<CheckpointMeta>(options.checkpointDir) : null;
+    if (checkpoint && !sameConfig(checkpoint.meta.config, config)) {
+      throw new InvalidConfigError(
+        `${options.checkpointDir} holds a checkpoint of a different trial config; refusing to resume from it`,
+      );
     }
+    if (!checkpoint && options.startFrom) {
+      checkpoint = await loadCheckpoint<CheckpointMeta>(options.startFrom.dir);
+      if (checkpoint) checkStartFrom(config, options.startFrom, checkpoint.meta);
+    }
+    if (checkpoint) {
+      restoreTensors(model, optimizer, checkpoint.tensors);
+      ({ step, tokensSeen, initialLoss, recentLosses } = checkpoint.meta);
+      if (checkpoint.meta.curve) ({ curve, curvePending } = checkpoint.meta);
+      optimizer.setStep(checkpoint.meta.adamStep);
+      loaderState = checkpoint.meta.loader;
+      savedBranches = checkpoint.meta.branches ?? [];
+    }
+    const startStep = step;
     const loader = createBatchLoader(train, loaderState);
     const recorder = new CurveRecorder(totalSteps, decayStart, curve, curvePending);
+    const branches = pendingBranches(branchSpecs, step, savedBranches, subsetTargets);
     const evalSum = async (batches: EvalBatch[]) => {
       let sum = 0;
       for (const b of batches) {
@@ -185,9 +212,39 @@ async function runTfjsTrial(
         recentLosses,
         curve: recorder.curve,
         curvePending: recorder.pending(),
+        branches: branches.map((b) => ({
+          step: b.spec.step,
+          dir: b.spec.dir,
+          config: b.spec.config,
+          curve: b.recorder.curve,
+          curvePending: b.recorder.pending(),
+        })),
       };
       await saveCheckpoint(options.checkpointDir, { meta, tensors: snapshotTensors(model, optimizer) });
       return true;
+    };
+    // The checkpoint the branch would hold had it trained from scratch to this step: its own config
+    // and curve; the tensors, data order, optimizer step and losses are the trunk's.
+    const saveBranches = async () => {
+      const due = branches.filter((b) => b.spec.step === step);
+      if (due.length === 0) return;
+      const tensors = snapshotTensors(model, optimizer);
+      for (const b of due) {
+        const meta: CheckpointMeta = {
+          config: b.spec.config,
+          step,
+          tokensSeen,
+          loader: loader.position(),
+          adamStep: optimizer.t,
+          initialLoss,
+          recentLosses,
+          curve: b.recorder.curve,
+          curvePending: b.recorder.pending(),
+        };
+        await saveCheckpointDir(b.spec.dir, { meta, tensors });
+        branches.splice(branches.indexOf(b), 1);
+        await options.onBranchCheckpoint?.(step, b.spec.dir);
+      }
     };
 
     const sessionStart = performance.now();
@@ -210,12 +267,14 @@ async function runTfjsTrial(
       wallSeconds: (performance.now() - started) / 1000,
       backend,
       curve: recorder.curve,
+      startStep,
       ...extra,
     });
 
     while (step < totalSteps) {
       if (options.signal?.aborted) return result("aborted", { checkpointSaved: await save() });
-      const lr = schedule(tokensSeen); // η at the tokens seen before this step
+      const tokensBefore = tokensSeen;
+      const lr = schedule(tokensBefore); // η at the tokens seen before this step
       const batch = loader.next();
       const loss = trainStep(model, optimizer, batch.inputs, batch.targets, batchSize, lr);
       step++;
@@ -224,10 +283,19 @@ async function runTfjsTrial(
       if (initialLoss === null && Number.isFinite(loss)) initialLoss = loss;
       if (Number.isFinite(loss)) recentLosses = [...recentLosses, loss].slice(-TRAIN_LOSS_WINDOW);
       recorder.onStep(step, tokensSeen, lr, loss);
+      for (const b of branches) b.recorder.onStep(step, tokensSeen, b.schedule(tokensBefore), loss);
+      // Held-out subset at this run's eval steps and at its pending branches' (the branch curves
+      // need them; an evaluation leaves the training state as it was).
       let evalLoss: number | undefined;
-      if (!reason && step < totalSteps && recorder.evalDue(step)) {
-        evalLoss = (await evalSum(subsetBatches)) / subsetTargets;
-        recorder.onEval(step, tokensSeen, evalLoss);
+      const hostEval = !reason && step < totalSteps && recorder.evalDue(step);
+      const branchEvals = reason ? [] : branches.filter((b) => step < b.totalSteps && b.recorder.evalDue(step));
+      if (hostEval || branchEvals.length > 0) {
+        const subsetLoss = (await evalSum(subsetBatches)) / subsetTargets;
+        for (const b of branchEvals) b.recorder.onEval(step, tokensSeen, subsetLoss);
+        if (hostEval) {
+          evalLoss = subsetLoss;
+          recorder.onEval(step, tokensSeen, evalLoss);
+        }
       }
       const now = performance.now();
       if (reason || evalLoss !== undefined || (step < totalSteps && now - lastProgress >= progressIntervalMs)) {
@@ -242,6 +310,7 @@ async function runTfjsTrial(
         });
       }
       if (reason) return result("diverged", { reason, trainLoss: Number.isFinite(loss) ? loss : null });
+      await saveBranches(); // before this step's own checkpoint: a resumed run skips passed branches
       if (every > 0 && Math.floor(tokensSeen / every) > Math.floor((tokensSeen - tokensPerStep) / every)) await save();
       await new Promise<void>((resolve) => setImmediate(resolve)); // let heartbeats / lock renewals run
     }
@@ -272,6 +341,48 @@ async function runTfjsTrial(
     optimizer.dispose();
     model.dispose();
   }
+}
+
+interface PendingBranch {
+  spec: BranchCheckpoint;
+  recorder: CurveRecorder;
+  schedule: (tokens: number) => number;
+  totalSteps: number;
+}
+
+/**
+ * The branch checkpoints still ahead of `step`, each with the curve recorder its trial would have
+ * (its own curveSteps/evalSteps grid). A resumed host takes their curves from its own checkpoint; a
+ * branch the checkpoint has no curve for (it was not asked for when the checkpoint was written)
+ * cannot be reconstructed and is not written: its trial then trains from scratch.
+ */
+function pendingBranches(
+  specs: BranchCheckpoint[],
+  step: number,
+  saved: BranchState[],
+  evalTargets: number,
+): PendingBranch[] {
+  const out: PendingBranch[] = [];
+  for (const spec of specs) {
+    if (spec.step <= step) continue; // written by the attempt that got past it
+    const c = spec.config;
+    const tokensPerStep = c.batchSize * c.seqLen;
+    const totalSteps = Math.ceil(c.tokens / tokensPerStep);
+    let curve = emptyCurve(evalTargets);
+    let curvePending = { sum: 0, count: 0 };
+    if (step > 0) {
+      const found = saved.find((s) => s.step === spec.step && s.dir === spec.dir && sameConfig(s.config, c));
+      if (!found) continue;
+      ({ curve, curvePending } = found);
+    }
+    out.push({
+      spec,
+      recorder: new CurveRecorder(totalSteps, decayStartStep(c.schedule, c.tokens, tokensPerStep), curve, curvePending),
+      schedule: createSchedule(c.schedule, { totalTokens: c.tokens, batchSize: c.batchSize }),
+      totalSteps,
+    });
+  }
+  return out;
 }
 
 /** Parameters and AdamW moments as named float32 arrays (checkpoint order = model.params order). */

@@ -40,6 +40,9 @@ process.stdin.on("end", () => {
     for (let step = 1; step <= 50; step++) say({ type: "progress", step, tokens: step * 128, lr: 0.01, trainLoss: step === 1 ? null : 5 - step / 20, tokensPerSecond: 1000 });
     say({ type: "progress", step: 50, tokens: 6400, lr: 0.01, trainLoss: 2.5, evalLoss: 2.4, tokensPerSecond: 1000 });
     say(result("succeeded"));
+  } else if (mode === "branches") {
+    for (const b of job.branchCheckpoints ?? []) say({ type: "branch-checkpoint", step: b.step, dir: b.dir });
+    say(result("succeeded", { startStep: job.startFrom ? job.startFrom.step : 0 }));
   } else if (mode === "invalid") {
     say({ type: "error", class: "invalid-config", message: "dHead 7 does not divide" });
   } else if (mode === "crash") {
@@ -132,6 +135,64 @@ describe("exec trainer protocol", () => {
     expect(progress).toHaveLength(51);
     expect(sent().job.checkpointDir).toBeNull();
     expect(sent().job.checkpointEveryTokens).toBeNull();
+  });
+
+  it("carries branch checkpoints and startFrom; branch-checkpoint lines call onBranchCheckpoint before the result", async () => {
+    const { t, sent } = trainer("branches");
+    const branch = (tokens: number) => ({ ...config(), tokens });
+    const branchCheckpoints = [
+      { step: 12, dir: "/tmp/host/step-12", config: branch(1536) },
+      { step: 8, dir: "/tmp/host/step-8", config: branch(1024) },
+    ];
+    const announced: [number, string][] = [];
+    const result = await t.runTrial(config(), {
+      branchCheckpoints,
+      onBranchCheckpoint: async (step, d) => {
+        await new Promise((r) => setTimeout(r, 20)); // the result waits for a slow callback
+        announced.push([step, d]);
+      },
+      startFrom: { dir: "/tmp/trunk/step-4", step: 4 },
+    });
+    expect(announced).toEqual([
+      [8, "/tmp/host/step-8"],
+      [12, "/tmp/host/step-12"],
+    ]);
+    expect(result.startStep).toBe(4);
+    const { job } = sent();
+    expect(job.branchCheckpoints?.map((b) => b.step)).toEqual([8, 12]); // ascending
+    expect(job.branchCheckpoints?.[0]?.config).toEqual(branch(1024));
+    expect(job.startFrom).toEqual({ dir: "/tmp/trunk/step-4", step: 4 });
+
+    const ok = trainer("ok");
+    const plain = await ok.t.runTrial(config());
+    expect(plain.startStep).toBe(0); // a trainer that does not report it started from scratch
+    expect(ok.sent().job.branchCheckpoints).toBeNull();
+    expect(ok.sent().job.startFrom).toBeNull();
+  });
+
+  it("a failing onBranchCheckpoint fails the trial with its error", async () => {
+    const { t } = trainer("branches");
+    const branchCheckpoints = [{ step: 8, dir: "/tmp/host/step-8", config: { ...config(), tokens: 1024 } }];
+    await expect(
+      t.runTrial(config(), {
+        branchCheckpoints,
+        onBranchCheckpoint: () => {
+          throw new Error("cannot mark the branch ready");
+        },
+      }),
+    ).rejects.toThrow("cannot mark the branch ready");
+  });
+
+  it("refuses branch checkpoints off this trial's trunk before spawning anything", async () => {
+    const { t } = trainer("branches");
+    const other = { ...config(), tokens: 1024, seed: 4 };
+    await expect(
+      t.runTrial(config(), { branchCheckpoints: [{ step: 8, dir: "/tmp/x", config: other }] }),
+    ).rejects.toThrow(/trunkKey/);
+    const short = { ...config(), tokens: 1024 };
+    await expect(
+      t.runTrial(config(), { branchCheckpoints: [{ step: 9, dir: "/tmp/x", config: short }] }),
+    ).rejects.toThrow(/shares only its first 8 steps/);
   });
 
   it("turns an invalid-config error line into InvalidConfigError", async () => {
