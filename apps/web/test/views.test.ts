@@ -57,6 +57,7 @@ const sweepOf = (s: Pick<SweepDetail, "kind" | "status" | "trialCount" | "counts
   finishedAt: null,
   spec: null,
   remainingTokens: 0,
+  trainingTokens: { planned: 0, fromScratch: 0 },
   tokensPerSecond: null,
   ...s,
 });
@@ -156,5 +157,42 @@ describe("formatting", () => {
     const cancelled = progressBar({ queued: 0, running: 0, succeeded: 17, failed: 0, diverged: 0, cancelled: 19 }, 36);
     expect(cancelled).toContain("17/36</b> done");
     expect(cancelled).toContain("19 cancelled");
+  });
+});
+
+describe("shared trunks on the sweep page", () => {
+  it("marks the trunk, each branch and its step, and says what the plan saves", () => {
+    const host = trialRow({ id: "h", tokens: 4e9, batchSize: 64, lr: 1e-3, status: "succeeded" });
+    const branch = trialRow({
+      id: "b",
+      tokens: 1e9,
+      batchSize: 64,
+      lr: 1e-3,
+      status: "succeeded",
+      branchFrom: "h",
+      branchStep: 901,
+    });
+    const alone = trialRow({ id: "c", tokens: 2e9, batchSize: 128, lr: 1e-3, status: "queued" });
+    const sweep = {
+      ...sweepOf({
+        kind: "lr-grid",
+        status: "running",
+        trialCount: 3,
+        counts: { queued: 1, running: 0, succeeded: 2, failed: 0, diverged: 0, cancelled: 0 },
+      }),
+      trainingTokens: { planned: 4.1e9 + 2e9, fromScratch: 7e9 },
+    };
+    const data = { sweep, trials: [host, branch, alone], fit: null, trial: null };
+    const html = sweepPage(
+      data,
+      resolveSelection(data, { model: null, batchSize: null, tokens: null, trialId: null }),
+      640,
+    );
+    const row = (id: string) =>
+      html.slice(html.indexOf(`data-trial="${id}"`), html.indexOf("</tr>", html.indexOf(`data-trial="${id}"`)));
+    expect(row("h")).toContain("trunk (1)");
+    expect(row("b")).toContain("branch @ 901");
+    expect(row("c")).toContain("scratch");
+    expect(html).toContain("shared trunks: trains 87% of the tokens from scratch");
   });
 });

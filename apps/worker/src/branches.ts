@@ -8,6 +8,7 @@
 //   branches/<sweepId>/<hostTrialId>/step-<K>-<branchTrialId>/   one checkpoint (trainer format)
 // A branch's directory is removed once the branch has its final result; the sweep's directory
 // once the sweep completes.
+import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import {
@@ -19,7 +20,7 @@ import {
 } from "@powersweep/orchestrator";
 import { enqueueTrials, type TrialQueue } from "@powersweep/queue";
 import type { TrialConfig } from "@powersweep/spec";
-import type { TrainOptions } from "@powersweep/trainer";
+import type { RunTrialOptions } from "@powersweep/trainer";
 import { errorText, type Log } from "./persist.ts";
 
 export const branchesRoot = (store: string, sweepId: string) => join(store, "branches", sweepId);
@@ -36,33 +37,40 @@ export interface BranchContext {
 export async function branchTrainOptions(
   ctx: BranchContext,
   claimed: ClaimedTrial,
-): Promise<Pick<TrainOptions, "startFrom" | "branchCheckpoints" | "onBranchCheckpoint">> {
+): Promise<Pick<RunTrialOptions, "startFrom" | "branchCheckpoints" | "onBranchCheckpoint">> {
   if (claimed.branchFrom !== null) {
     // A branch: its checkpoint is named (the claim requires it); a missing file means from scratch.
     return claimed.branchCheckpoint !== null && claimed.branchStep !== null
       ? { startFrom: { dir: claimed.branchCheckpoint, step: claimed.branchStep } }
       : {};
   }
-  const branches = await pendingBranches(ctx.sql, claimed.sweepId, claimed.key);
-  if (!branches.length) return {};
   const dirs = new Map<string, string>();
-  const branchCheckpoints = branches.map((b) => {
+  const ready = async (branchId: string, dir: string) => {
+    try {
+      const job = await markBranchReady(ctx.sql, branchId, dir);
+      if (job) await enqueueTrials(ctx.trialQueue, [job]);
+    } catch (e) {
+      // The branch stays waiting; once this host ends, the sweeper releases it to train from scratch.
+      ctx.log("branch checkpoint not recorded", { trialId: branchId, dir, error: errorText(e) });
+    }
+  };
+  const branchCheckpoints: NonNullable<RunTrialOptions["branchCheckpoints"]> = [];
+  for (const b of await pendingBranches(ctx.sql, claimed.sweepId, claimed.key)) {
     const dir = join(branchesRoot(ctx.store, claimed.sweepId), claimed.id, `step-${b.branchStep}-${b.id}`);
-    dirs.set(dir, b.id);
-    return { step: b.branchStep, dir, config: b.config as TrialConfig };
-  });
+    // Written by an earlier attempt that died before recording it (a checkpoint is renamed into
+    // place whole, so the directory is complete): record it now; a resumed host would not write it again.
+    if (existsSync(dir)) await ready(b.id, dir);
+    else {
+      dirs.set(dir, b.id);
+      branchCheckpoints.push({ step: b.branchStep, dir, config: b.config as TrialConfig });
+    }
+  }
+  if (!branchCheckpoints.length) return {};
   return {
     branchCheckpoints,
     onBranchCheckpoint: async (_step, dir) => {
       const branchId = dirs.get(dir);
-      if (!branchId) return;
-      try {
-        const job = await markBranchReady(ctx.sql, branchId, dir);
-        if (job) await enqueueTrials(ctx.trialQueue, [job]);
-      } catch (e) {
-        // The branch stays waiting; once this host ends, the sweeper releases it to train from scratch.
-        ctx.log("branch checkpoint not recorded", { trialId: branchId, dir, error: errorText(e) });
-      }
+      if (branchId) await ready(branchId, dir);
     },
   };
 }

@@ -3,22 +3,12 @@
 // sharedSteps) is packages/sweep's, so the planner and the trainers cannot disagree.
 
 import type { TrialConfig } from "@powersweep/spec";
-import { sharedSteps, trunkKey } from "@powersweep/sweep";
+import { canonicalJson, sharedSteps, trunkKey } from "@powersweep/sweep";
 import { type BranchCheckpoint, InvalidConfigError } from "./types.ts";
 
-/** JSON with object keys sorted: two configs are the same trial when these strings are equal. */
-export function canonicalConfig(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-        )
-      : v,
-  );
-}
-
+/** Two configs are the same trial when their canonical JSON (the one trial keys hash) is equal. */
 export function sameConfig(a: TrialConfig, b: TrialConfig): boolean {
-  return canonicalConfig(a) === canonicalConfig(b);
+  return canonicalJson(a) === canonicalJson(b);
 }
 
 /**
