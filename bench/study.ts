@@ -4,7 +4,10 @@
 //   (b) trunks: trials that differ only in T share one trunk (the longest trial) and train only their
 //               decay branch from its checkpoints (packages/sweep trunks.ts, docs/branches.md);
 //   (c) search: per (model, T, β) cell, the adaptive η search (packages/fit lrSearch.ts) from
-//               scratch, centred on the γ law fitted to the smaller T once there is one.
+//               scratch, centred on the γ law fitted to the smaller T once there is one;
+//   (d) both:   per β, the adaptive search at the smallest T places the learning rates, each one a
+//               trunk scored by its decay branch; at each larger T only the trunks around the best
+//               go on (schedule-aware early stopping: survivingLrs), the others are pruned.
 // Reported per way: tokens trained, wall time, the fitted γ law (a, b, 95% intervals) and η_opt per
 // cell against (a)'s interval. (b) must reproduce (a) exactly (a branch equals its trial from
 // scratch), which this benchmark checks on every trial.
@@ -13,9 +16,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type FitRow, fitSweep, nextLrs, type SweepFit } from "@powersweep/fit";
+import { type FitRow, fitSweep, nextLrs, type SweepFit, survivingLrs } from "@powersweep/fit";
 import type { LrGridSweep, TrialConfig } from "@powersweep/spec";
-import { type ExpandedTrial, expandSweep, planTrunks } from "@powersweep/sweep";
+import { type ExpandedTrial, expandSweep, planTrunks, sharedSteps } from "@powersweep/sweep";
 import { createTfjsTrainer } from "../packages/trainer/src/tfjs.ts";
 
 const small = process.env.STUDY_SIZE === "small";
@@ -49,7 +52,7 @@ async function train(config: TrialConfig, options: Parameters<typeof trainer.run
   return {
     config,
     testLoss: r.testLoss,
-    status: r.status === "diverged" ? "diverged" : "succeeded",
+    status: r.status,
     tokensTrained: (r.steps - (r.startStep ?? 0)) * tokensPerStep(config),
   };
 }
@@ -64,7 +67,7 @@ const row = (r: Run): FitRow => ({
   status: r.status,
 });
 
-function summary(name: string, runs: Run[], seconds: number, reference?: SweepFit) {
+function summary(name: string, runs: Run[], seconds: number, reference?: SweepFit, tokensTrained?: number) {
   const fit = fitSweep(runs.map(row));
   const law = fit.law.pooled;
   const cells = fit.etaOpt.map((g) => {
@@ -72,7 +75,7 @@ function summary(name: string, runs: Run[], seconds: number, reference?: SweepFi
     const inside = ref?.ci95 ? g.etaOpt >= ref.ci95[0] && g.etaOpt <= ref.ci95[1] : null;
     return { tokens: g.tokens, batchSize: g.batchSize, etaOpt: g.etaOpt, ci95: g.ci95, insideFullCi: inside };
   });
-  const tokens = runs.reduce((s, r) => s + r.tokensTrained, 0);
+  const tokens = tokensTrained ?? runs.reduce((s, r) => s + r.tokensTrained, 0);
   console.log(`${name}: ${runs.length} runs, ${tokens} tokens, ${seconds.toFixed(0)} s, a=${law?.a} b=${law?.b}`);
   return {
     fit,
@@ -115,7 +118,6 @@ async function runSearch(base: TrialConfig[]): Promise<Run[]> {
   for (const tokens of TOKENS) {
     const law = runs.length ? fitSweep(runs.map(row)).law.pooled : null;
     for (const batchSize of BATCH_SIZES) {
-      const template = base.find((c) => c.tokens === tokens && c.batchSize === batchSize)!;
       const center = law ? batchSize * law.a * tokens ** law.b : undefined;
       const cell: Run[] = [];
       for (;;) {
@@ -124,8 +126,7 @@ async function runSearch(base: TrialConfig[]): Promise<Run[]> {
           { ...SEARCH, ...(center && center > 0 ? { center } : {}) },
         );
         if (step.done) break;
-        for (const lr of step.next)
-          cell.push(await train({ ...template, schedule: { ...template.schedule, lr } as TrialConfig["schedule"] }));
+        for (const lr of step.next) cell.push(await train(configAt(base, batchSize, lr, tokens)));
       }
       runs.push(...cell);
     }
@@ -134,6 +135,84 @@ async function runSearch(base: TrialConfig[]): Promise<Run[]> {
 }
 
 const lrOf = (c: TrialConfig) => (c.schedule.type === "wsd" ? c.schedule.lr : Number.NaN);
+
+/**
+ * (d): trunks with schedule-aware early stopping, per batch size. Every learning rate's trunk (the
+ * trial at the largest T) trains to the smallest T's decay start, where its decay branch scores it
+ * (its final loss at that T); survivingLrs keeps the trunks around the best and stops the others;
+ * the survivors go on to the next T's decay start, and so on. A trunk pauses by aborting after its
+ * branch checkpoint (it checkpoints itself) and resumes from its own checkpoint.
+ */
+/** The config of (batchSize, T) with learning rate lr (any lr, not only the grid's). */
+function configAt(base: TrialConfig[], batchSize: number, lr: number, T: number): TrialConfig {
+  const c = base.find((x) => x.tokens === T && x.batchSize === batchSize)!;
+  return { ...c, schedule: { ...c.schedule, lr } as TrialConfig["schedule"] };
+}
+
+async function runLadder(base: TrialConfig[], store: string): Promise<{ runs: Run[]; tokens: number; pruned: number }> {
+  const runs: Run[] = [];
+  let tokens = 0;
+  let pruned = 0;
+  const largest = TOKENS.at(-1)!;
+  for (const batchSize of BATCH_SIZES) {
+    let alive: number[] = [];
+    for (const [i, T] of TOKENS.entries()) {
+      const level: Run[] = [];
+      const score = async (lr: number) => {
+        const host = configAt(base, batchSize, lr, largest);
+        const own = join(store, `own-${batchSize}-${lr.toPrecision(6)}`);
+        if (T === largest) {
+          const r = await train(host, { checkpointDir: own });
+          tokens += r.tokensTrained;
+          level.push(r);
+          return;
+        }
+        const branches = TOKENS.slice(i, -1).map((t) => {
+          const config = configAt(base, batchSize, lr, t);
+          return {
+            config,
+            step: sharedSteps(config),
+            dir: join(store, `branch-${batchSize}-${lr.toPrecision(6)}-${t}`),
+          };
+        });
+        const next = branches[0]!;
+        const controller = new AbortController();
+        const segment = await train(host, {
+          checkpointDir: own,
+          branchCheckpoints: branches,
+          signal: controller.signal,
+          onBranchCheckpoint: (_step, dir) => {
+            if (dir === next.dir) controller.abort("pause");
+          },
+        });
+        tokens += segment.tokensTrained;
+        // A trunk that diverged before the branch point: the trial at T diverges at the same step.
+        if (segment.status === "diverged") level.push({ ...segment, config: next.config, tokensTrained: 0 });
+        else {
+          const r = await train(next.config, { startFrom: { dir: next.dir, step: next.step } });
+          tokens += r.tokensTrained;
+          level.push(r);
+        }
+      };
+      const observed = () =>
+        level.map((r) => ({ lr: lrOf(r.config), testLoss: r.testLoss, diverged: r.status === "diverged" }));
+      if (i === 0) {
+        // The smallest T places the learning rates: the adaptive search, each point a trunk.
+        for (;;) {
+          const step = nextLrs(observed(), SEARCH);
+          if (step.done) break;
+          for (const lr of step.next) await score(lr);
+        }
+      } else for (const lr of alive) await score(lr);
+      runs.push(...level);
+      if (T === largest) break;
+      const survivors = survivingLrs(observed());
+      pruned += new Set(level.map((r) => lrOf(r.config))).size - survivors.length;
+      alive = survivors;
+    }
+  }
+  return { runs, tokens, pruned };
+}
 
 export async function run() {
   const full = [...expandSweep(doc("none"))];
@@ -163,6 +242,21 @@ export async function run() {
   const [searchRuns, searchSeconds] = await timed(() => runSearch(full.map((t) => t.config)));
   const c = summary("(c) search", searchRuns, searchSeconds, a.fit);
 
+  const ladderStore = mkdtempSync(join(tmpdir(), "powersweep-study-"));
+  let ladder: Awaited<ReturnType<typeof runLadder>>;
+  let ladderSeconds: number;
+  try {
+    [ladder, ladderSeconds] = await timed(() =>
+      runLadder(
+        full.map((t) => t.config),
+        ladderStore,
+      ),
+    );
+  } finally {
+    rmSync(ladderStore, { recursive: true, force: true });
+  }
+  const d = summary("(d) both", ladder.runs, ladderSeconds, a.fit, ladder.tokens);
+
   return {
     study: {
       grid: { tokens: TOKENS, batchSizes: BATCH_SIZES, lrs: LRS, model: MODEL.name, trials: full.length },
@@ -170,18 +264,20 @@ export async function run() {
       trunkTokens: b.report.tokens,
       plannedTrunkTokens: plan.planTokens,
       searchTokens: c.report.tokens,
-      bothTokens: null,
+      bothTokens: d.report.tokens,
       ratioTrunks: b.report.tokens / a.report.tokens,
       ratioSearch: c.report.tokens / a.report.tokens,
-      ratioBoth: null,
+      ratioBoth: d.report.tokens / a.report.tokens,
+      prunedTrunks: ladder.pruned,
       branchesDifferingFromScratch: mismatched,
       lawFull: a.report.law,
       lawTrunks: b.report.law,
       lawSearch: c.report.law,
-      lawBoth: null,
+      lawBoth: d.report.law,
       full: a.report,
       trunks: b.report,
       search: c.report,
+      both: d.report,
     },
   };
 }

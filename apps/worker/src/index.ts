@@ -1,5 +1,5 @@
 // The worker process: takes trial jobs from BullMQ, runs them on a trainer, records the lifecycle in
-// Postgres (packages/orchestrator results.ts) and heartbeats its Worker row.
+// Postgres (packages/orchestrator claims.ts, results.ts) and heartbeats its Worker row.
 //
 // Slots: one BullMQ Worker and a slot pool (slots.ts), which sets the BullMQ concurrency to
 // slots + prefetch + the jobs that are only finishing (result commit, acknowledgement). With `devices`
@@ -8,13 +8,17 @@
 // per device at a time, while the previous trial's result commit and job acknowledgement overlap
 // the next trial's start.
 //
-// Postgres per trial: the claim (markRunning: queued → running with a lease) and the result through
-// one group-commit writer (createTrialWriter): claims and results of concurrent slots share one
+// Postgres per trial: the claim (markRunning, orchestrator claims.ts: queued → running with a lease)
+// and the result through one group-commit writer (createTrialWriter, trialWriter.ts): claims and results of concurrent slots share one
 // statement, each row stays idempotent, all as prepared statements. A claim alone goes to a pool
 // with synchronous_commit = off (a claim lost in a Postgres crash leaves the trial queued, and the
 // sweeper gives it a job again); a result, or a result with the next trial's claim (one statement:
 // with one slot, the usual case), commits synchronously. The BullMQ job is acknowledged only after
 // its result has committed. The job is transport: attempts and retries are decided in Postgres.
+//
+// Shared trunks (branches.ts, docs/branches.md): a trunk host saves a checkpoint for each of its
+// waiting branches and marks it ready (the branch then gets its job); a branch starts from its
+// checkpoint; a host's final result releases the branches it never saved to train from scratch.
 //
 // Lease: the heartbeat (heartbeatMs) renews the lease of every running trial (leaseSeconds). A
 // trial it no longer holds (cancelled, or taken back by the sweeper after its lease expired) is

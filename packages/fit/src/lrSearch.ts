@@ -155,3 +155,25 @@ export function nextLrs(observations: LrObservation[], options: LrSearchOptions)
   if (!fresh.length) return { state: "refine", done: false, next: [finite[best]!], estimate };
   return propose("refine", fresh, estimate);
 }
+
+/**
+ * Schedule-aware early stopping of one cell's trunks (issue: study engine). Each learning rate's
+ * trunk has just been scored by a decay branch at the same T (its loss at that T, a fair score
+ * under WSD, unlike the loss in the stable phase); which trunks go on to larger T? Diverged runs
+ * stop at once. Of the rest, `keep` consecutive learning rates around the best go on: one above it
+ * and the others below, because η_opt falls as T grows (γ = a·T^b with b < 0). The others are
+ * pruned: they still bound the range, but never enter the η_opt parabola at a larger T.
+ */
+export function survivingLrs(observations: LrObservation[], keep = 4): number[] {
+  const finite = observations.filter((o) => !o.diverged && o.testLoss !== null && Number.isFinite(o.testLoss));
+  const lrs = [...new Set(finite.map((o) => o.lr))].sort((a, b) => a - b);
+  if (lrs.length <= keep) return lrs;
+  const mean = (lr: number) => {
+    const ls = finite.filter((o) => o.lr === lr).map((o) => o.testLoss as number);
+    return ls.reduce((s, v) => s + v, 0) / ls.length;
+  };
+  const means = lrs.map(mean);
+  const best = means.indexOf(Math.min(...means));
+  const start = Math.min(Math.max(0, best - (keep - 2)), lrs.length - keep);
+  return lrs.slice(start, start + keep);
+}

@@ -1,7 +1,7 @@
 // The adaptive η search on synthetic loss surfaces with a known optimum:
 // loss = L0 + k·(ln η − ln η*)² + noise, and divergence above a threshold.
 import { describe, expect, it } from "vitest";
-import { type LrObservation, type LrSearchOptions, nextLrs } from "../src/lrSearch.ts";
+import { type LrObservation, type LrSearchOptions, nextLrs, survivingLrs } from "../src/lrSearch.ts";
 import { mulberry32, normal } from "../src/rng.ts";
 
 interface Surface {
@@ -92,5 +92,24 @@ describe("nextLrs", () => {
     );
     expect(step.state).toBe("budget");
     expect(obs.length).toBe(6);
+  });
+});
+
+describe("survivingLrs", () => {
+  const cell = (lrs: number[], best: number) => lrs.map((lr) => ({ lr, testLoss: 3 + Math.log(lr / best) ** 2 / 4 }));
+  const grid = Array.from({ length: 8 }, (_, k) => 0.0025 * 2 ** k);
+
+  it("keeps the best learning rate, one above it and the rest below (η_opt falls with T)", () => {
+    expect(survivingLrs(cell(grid, 0.02), 4)).toEqual([0.005, 0.01, 0.02, 0.04]);
+  });
+
+  it("stops diverged runs at once and keeps the window inside the grid at its edges", () => {
+    const obs = [...cell(grid.slice(0, 6), 0.0025), { lr: grid[6]!, testLoss: null, diverged: true }];
+    expect(survivingLrs(obs, 4)).toEqual(grid.slice(0, 4));
+    expect(survivingLrs(cell(grid, 1), 4)).toEqual(grid.slice(4));
+  });
+
+  it("keeps everything when there are no more runs than it keeps", () => {
+    expect(survivingLrs(cell(grid.slice(0, 3), 0.005), 4)).toEqual(grid.slice(0, 3));
   });
 });
