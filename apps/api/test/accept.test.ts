@@ -44,10 +44,15 @@ const post = (payload: unknown) =>
   });
 const get = (url: string) => api.app.inject({ method: "GET", url, headers: api.auth() });
 
-/** A sweep of several insert chunks: 2 models × 3 tokens × 4 batchSize × 5 lr × 25 seeds = 3000 trials. */
-const big = (name: string) =>
+/**
+ * A sweep of several insert chunks: 2 models × 3 tokens × 4 batchSize × 5 lr × 25 seeds = 3000 trials.
+ * Without shared trunks (`share: none`, this helper's default) every trial gets a job as it is accepted; with them,
+ * only the 1000 trunk hosts do (their branches get theirs when a checkpoint exists).
+ */
+const big = (name: string, share: "trunks" | "none" = "none") =>
   lrGrid({
     name,
+    share,
     axes: {
       models: [tinyModel("a", 32), tinyModel("b", 64)],
       tokens: [1e5, 2e5, 4e5],
@@ -72,7 +77,7 @@ function deferred() {
 
 test("every trial is stored with the expansion's config, once, with exactly one job", async () => {
   for (const doc of [
-    big("accept configs"),
+    big("accept configs", "trunks"),
     {
       kind: "power-grid",
       name: "accept power configs",
@@ -111,7 +116,19 @@ test("every trial is stored with the expansion's config, once, with exactly one 
     for (const r of rows) {
       const e = expected.get(r.key);
       expect(r.config).toEqual(e?.config);
-      expect([r.model, r.dModel, r.tokens, r.batchSize, r.lr, r.powerA, r.powerB, r.seed, r.status]).toEqual([
+      expect([
+        r.model,
+        r.dModel,
+        r.tokens,
+        r.batchSize,
+        r.lr,
+        r.powerA,
+        r.powerB,
+        r.seed,
+        r.branchFrom,
+        r.branchStep,
+        r.status,
+      ]).toEqual([
         e?.model,
         e?.dModel,
         e?.tokens,
@@ -120,12 +137,17 @@ test("every trial is stored with the expansion's config, once, with exactly one 
         e?.powerA,
         e?.powerB,
         e?.seed,
+        e?.branchFrom ?? null,
+        e?.branchStep ?? null,
         "queued",
       ]);
     }
+    // A job for each trial that can run now; a branch waits for its trunk's checkpoint.
+    const runnable = rows.filter((r) => r.branchFrom === null);
+    if (doc.name === "accept configs") expect(runnable.length).toBe(1000);
     const jobs = await jobsOf(id);
-    expect(jobs.length).toBe(rows.length);
-    expect(new Set(jobs)).toEqual(new Set(rows.map((r) => r.id)));
+    expect(jobs.length).toBe(runnable.length);
+    expect(new Set(jobs)).toEqual(new Set(runnable.map((r) => r.id)));
   }
 });
 

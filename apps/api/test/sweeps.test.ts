@@ -40,8 +40,14 @@ describe("create", () => {
     const trials = await api.db.trial.findMany({ where: { sweepId: body.id } });
     expect(trials).toHaveLength(12);
     expect(new Set(trials.map((t) => t.key)).size).toBe(12);
+    // Shared trunks (the default): each (β, lr) trial at the larger T hosts the trunk and has a job;
+    // the one at the smaller T branches from it and gets its job when the checkpoint exists.
     const jobs = await jobIds();
-    for (const t of trials) expect(jobs.has(t.id)).toBe(true);
+    for (const t of trials) {
+      const host = trials.find((h) => h.key === t.branchFrom);
+      if (t.tokens === 2e5) expect([t.branchFrom, jobs.has(t.id)]).toEqual([null, true]);
+      else expect([host?.tokens, host?.lr, host?.batchSize, jobs.has(t.id)]).toEqual([2e5, t.lr, t.batchSize, false]);
+    }
     const one = trials.find((t) => t.lr === 1e-2 && t.tokens === 2e5 && t.batchSize === 16);
     expect(one?.config).toMatchObject({ tokens: 2e5, batchSize: 16, schedule: { type: "wsd", lr: 1e-2 } });
 
@@ -172,16 +178,24 @@ test("GET /sweeps/:id reports counts per status, remaining tokens, speed and tim
   const res = await get(`/v1/sweeps/${id}`);
   expect(res.statusCode).toBe(200);
   const body = res.json();
+  // A branch trains only its decay: T less its shared steps (batchSize × seqLen tokens each).
+  const trained = (t: (typeof trials)[number]) =>
+    t.tokens - (t.branchStep ?? 0) * t.batchSize * (t.config as { seqLen: number }).seqLen;
   const remaining = trials
     .slice(0, 2)
     .concat(trials.slice(4))
-    .reduce((sum, t) => sum + t.tokens, 0);
+    .reduce((sum, t) => sum + trained(t), 0);
+  expect(trials.some((t) => t.branchStep)).toBe(true);
   const row = await api.db.sweep.findUniqueOrThrow({ where: { id } });
   expect(body).toMatchObject({
     id,
     kind: "lr-grid",
     counts: { queued: 8, running: 2, succeeded: 2, failed: 0, diverged: 0, cancelled: 0 },
     remainingTokens: remaining,
+    trainingTokens: {
+      planned: trials.reduce((sum, t) => sum + trained(t), 0),
+      fromScratch: trials.reduce((sum, t) => sum + t.tokens, 0),
+    },
     // mean speed of a succeeded trial × trials running
     tokensPerSecond: 2000 * 2,
     createdAt: row.createdAt.toISOString(),
@@ -309,8 +323,10 @@ test("extend adds only new trials; a dry run and a repeated extend add nothing",
   expect(res.json()).toMatchObject({ added: 20, trialCount: 32 });
   const trials = await api.db.trial.findMany({ where: { sweepId: id } });
   expect(trials).toHaveLength(32);
+  // Every new trial that can run has a job; a new branch (smaller T) waits for its trunk's checkpoint.
   const jobs = await jobIds();
-  for (const t of trials) expect(jobs.has(t.id)).toBe(true);
+  for (const t of trials) expect(jobs.has(t.id)).toBe(t.branchFrom === null);
+  expect(trials.filter((t) => t.branchFrom === null)).toHaveLength(16);
   expect((await post(`/v1/sweeps/${id}/extend`, { lr: [3e-2] })).json().added).toBe(0);
   expect((await get(`/v1/sweeps/${id}`)).json().trialCount).toBe(32);
   const bad = await post(`/v1/sweeps/${id}/extend`, { powerA: [2] });
@@ -320,18 +336,26 @@ test("extend adds only new trials; a dry run and a repeated extend add nothing",
 
 test("the reconciler restores jobs whose Redis keys were deleted and completes finished sweeps", async () => {
   const { id } = (await post("/v1/sweeps", lrGrid({ name: "reconcile" }))).json();
-  const trials = await api.db.trial.findMany({ where: { sweepId: id } });
+  // The trials that can run: a branch waiting for its trunk's checkpoint has no job to restore.
+  const trials = await api.db.trial.findMany({ where: { sweepId: id, branchFrom: null } });
+  expect(trials).toHaveLength(6);
   // Redis loses everything under this queue (e.g. a flush): job hashes and lists.
   const keys = await api.redis.keys(`${api.config.redisPrefix}:trials:*`);
   await api.redis.del(...keys);
   expect(await api.trialQueue.getJob(trials[0]?.id ?? "")).toBeUndefined();
   const first = await reconcile(api.db, api.trialQueue, { sweepIds: [id] });
-  expect(first.requeued).toBe(12);
+  expect(first.requeued).toBe(6);
   for (const t of trials) expect((await api.trialQueue.getJob(t.id))?.data).toEqual({ trialId: t.id, sweepId: id });
   // Running it again adds no second job for any trial.
   await reconcile(api.db, api.trialQueue, { sweepIds: [id] });
   const waiting = (await api.trialQueue.getJobs(["waiting", "prioritized"])).filter((j) => j.data.sweepId === id);
   expect(waiting.map((j) => j.id).sort()).toEqual(trials.map((t) => t.id).sort());
+  // Hosts that ended without their branches' checkpoints release them: jobs, from scratch.
+  await api.db.trial.updateMany({ where: { id: { in: trials.map((t) => t.id) } }, data: { status: "succeeded" } });
+  expect((await reconcile(api.db, api.trialQueue, { sweepIds: [id] })).releasedBranches).toBe(6);
+  const released = await api.db.trial.findMany({ where: { sweepId: id, status: "queued" } });
+  expect(released.map((t) => t.branchFrom)).toEqual(Array(6).fill(null));
+  for (const t of released) expect(await api.trialQueue.getJob(t.id)).toBeDefined();
   await api.db.trial.updateMany({ where: { sweepId: id }, data: { status: "succeeded" } });
   await reconcile(api.db, api.trialQueue, { sweepIds: [id] });
   expect((await get(`/v1/sweeps/${id}`)).json().status).toBe("completed");
