@@ -210,6 +210,35 @@ describe("predictions across lr groups", () => {
     expect(hi).toBeGreaterThan(pred.testLoss as number);
   });
 
+  it("fits held-out subset losses with their own offset and weighs the precise held-out points up", () => {
+    const rand = mulberry32(11);
+    // Train losses noisy (one batch each), eval-subset losses every 20 updates with a 0.08 offset and
+    // little noise, and the final test loss with a 0.05 offset.
+    const curves = [...runsAt((l) => wsd(l), 0.01, [25_600, 51_200, 102_400]), ...runsAt(cosine, 0.01, [51_200])].map(
+      (r) => {
+        const c = synthCurve("multi-power", MPL, r, { noise: 0.03, testOffset: 0.05, rand });
+        const prepared = prepareRun(r, "multi-power");
+        for (let step = 20; step < prepared.trace.steps; step += 20) {
+          const loss = (lawLoss("multi-power", MPL, prepared, step) + 0.08) * Math.exp(0.002 * normal(rand));
+          c.points.push({ step, loss, split: "eval" });
+        }
+        return c;
+      },
+    );
+    const fit = fitLossCurve(curves, { law: "multi-power", minTokens: SYNTH_MIN_TOKENS, heldOutWeight: "auto" });
+    expect(fit.evalOffset).toBeCloseTo(0.08, 2);
+    expect(fit.testOffset).toBeCloseTo(0.05, 2);
+    expect(fit.heldOutWeight).toBeGreaterThan(10);
+    const unweighted = fitLossCurve(curves, { law: "multi-power", minTokens: SYNTH_MIN_TOKENS });
+    expect(unweighted.heldOutWeight).toBe(1);
+    // The weighted fit predicts a 2× longer run at least as well as the unweighted one, and well.
+    const run = { schedule: wsd(0.01), tokens: 204_800, ...BATCH };
+    const expected = truth("multi-power", MPL, run) + 0.05;
+    const err = (f: typeof fit) => Math.abs((predictFinalLoss(f, run).testLoss as number) - expected);
+    expect(err(fit)).toBeLessThan(0.02);
+    expect(err(fit)).toBeLessThanOrEqual(err(unweighted) + 0.005);
+  });
+
   it("refuses a run whose update size differs from the fit's", () => {
     const rand = mulberry32(1);
     const curves = runsAt((l) => wsd(l), 0.01, [25_600, 51_200]).map((r) =>

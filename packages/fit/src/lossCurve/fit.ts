@@ -21,8 +21,12 @@ export interface CurvePoint {
   /** The trainer's step count when the loss was reported. */
   step: number;
   loss: number;
-  /** train: loss of the batch before update `step`; test: held-out loss after `step` updates. */
-  split: "train" | "test";
+  /**
+   * train: loss of the batch before update `step`; test: held-out loss after `step` updates (the
+   * trial's test set); eval: held-out loss after `step` updates on another held-out set (the subset
+   * the trainers evaluate during training), which gets its own offset.
+   */
+  split: "train" | "eval" | "test";
 }
 
 export interface ObservedCurve extends RunShape {
@@ -41,6 +45,22 @@ export interface LossCurveFitOptions {
    * 2·T, a half fitted the flat tail and under-predicted it), and never before the end of warmup.
    */
   minTokens?: number;
+  /** minTokens as a fraction of the longest fitted curve's tokens (default 0.25); minTokens wins. */
+  minTokensFraction?: number;
+  /**
+   * Weight of each held-out (test or eval) point against a train point. A train point is one
+   * batch's loss; a held-out point is measured on thousands of tokens and is what predictions are
+   * for, so it may be worth more. "auto": the ratio of the two residual variances after a first
+   * fit (inverse-variance weighting), between 1 and the number of train points per held-out point.
+   * Default 1: on the benchmark's validation split (bench/curves.ts) "auto" predicted no better.
+   */
+  heldOutWeight?: number | "auto";
+  /**
+   * Log-normal priors on positive parameters (A, alpha, B, C, beta, gamma; C of tissue is not
+   * positive), added to (and overriding) the law's own: how fitLossCurveGroups shares an exponent
+   * across lr groups.
+   */
+  priors?: Record<string, { mean: number; sdLn: number }>;
 }
 
 export interface LossCurveFit {
@@ -52,9 +72,13 @@ export interface LossCurveFit {
   /** Held-out minus train loss, fitted on the test points; null when no curve has one. */
   testOffset: number | null;
   testOffsetCi95: [number, number] | null;
+  /** Eval-subset minus train loss, fitted on the eval points; null when no curve has one. */
+  evalOffset: number | null;
+  /** The weight each held-out point had against a train point. */
+  heldOutWeight: number;
   /** Tissue's λ (null for multi-power). */
   lambda: number | null;
-  /** The parameters as fitted (log of the positive ones; testOffset last when present). */
+  /** The parameters as fitted (log of the positive ones; then testOffset, then evalOffset, when present). */
   theta: number[];
   /** Covariance of theta; null when singular. */
   covariance: number[][] | null;
@@ -116,23 +140,46 @@ interface Obs {
   run: number;
   u: number;
   logLoss: number;
-  test: boolean;
+  /** Index of the offset parameter this point adds (test or eval offset), or -1 for a train point. */
+  offset: number;
 }
 
-function observations(curves: ObservedCurve[], runs: PreparedRun[], minTokens: number): Obs[] {
-  const obs: Obs[] = [];
+/** Which offsets a set of points needs, and their theta indices after the law's parameters. */
+interface Offsets {
+  test: number | null;
+  eval: number | null;
+  count: number;
+}
+
+/** Usable points: train points first (the robust rows), then the held-out ones. */
+function observations(curves: ObservedCurve[], runs: PreparedRun[], minTokens: number, nLaw: number) {
+  const kept: Array<{ run: number; u: number; logLoss: number; split: CurvePoint["split"] }> = [];
   curves.forEach((c, r) => {
     const { trace } = runs[r] as PreparedRun;
     for (const pt of c.points) {
       if (!(Number.isFinite(pt.loss) && pt.loss > 0)) continue;
-      const test = pt.split === "test";
-      const u = Math.min(trace.steps, test ? pt.step : pt.step - 1);
+      const heldOut = pt.split !== "train";
+      const u = Math.min(trace.steps, heldOut ? pt.step : pt.step - 1);
       if (u < 1) continue;
-      if (u * trace.tokensPerStep < minTokens || (!test && u <= trace.warmupSteps)) continue;
-      obs.push({ run: r, u, logLoss: Math.log(pt.loss), test });
+      if (u * trace.tokensPerStep < minTokens || (!heldOut && u <= trace.warmupSteps)) continue;
+      kept.push({ run: r, u, logLoss: Math.log(pt.loss), split: pt.split });
     }
   });
-  return obs;
+  const has = (split: CurvePoint["split"]) => kept.some((k) => k.split === split);
+  const offsets: Offsets = { test: null, eval: null, count: 0 };
+  if (has("test")) offsets.test = nLaw + offsets.count++;
+  if (has("eval")) offsets.eval = nLaw + offsets.count++;
+  const obs: Obs[] = [];
+  for (const split of ["train", "test", "eval"] as const)
+    for (const k of kept)
+      if (k.split === split)
+        obs.push({
+          run: k.run,
+          u: k.u,
+          logLoss: k.logLoss,
+          offset: split === "train" ? -1 : ((split === "test" ? offsets.test : offsets.eval) as number),
+        });
+  return { obs, offsets, nTrain: kept.filter((k) => k.split === "train").length };
 }
 
 /**
@@ -149,30 +196,35 @@ export const MULTI_POWER_PRIORS: Record<string, { mean: number; sdLn: number }> 
 };
 
 /**
- * Residuals ln(pred) − ln(obs) for a theta (testOffset last when `withOffset`), then one residual
+ * Residuals ln(pred) − ln(obs) for a theta (held-out points scaled by √weight), then one residual
  * per prior, σ·(ln θ − ln μ)/sd, so that Σr² = σ²·(χ² of the data + χ² of the priors): the MAP fit
  * under Gaussian noise of sd σ (the noise scale of the data, `noiseScale`).
  */
-function residualFn(law: CurveLawName, runs: PreparedRun[], obs: Obs[], withOffset: boolean, noiseScale: number) {
-  const p = LAW_PARAMS[law].length;
-  const priors =
-    law === "multi-power"
-      ? LAW_PARAMS[law].flatMap((name, j) => {
-          const prior = MULTI_POWER_PRIORS[name];
-          return prior ? [{ j, lnMean: Math.log(prior.mean), sdLn: prior.sdLn }] : [];
-        })
-      : [];
+function residualFn(
+  law: CurveLawName,
+  runs: PreparedRun[],
+  obs: Obs[],
+  noiseScale: number,
+  /** √weight of each held-out point (train points have 1). */
+  heldOutSqrtWeight = 1,
+  extraPriors: LossCurveFitOptions["priors"] = {},
+) {
+  const all = { ...(law === "multi-power" ? MULTI_POWER_PRIORS : {}), ...extraPriors };
+  const priors = LAW_PARAMS[law].flatMap((name, j) => {
+    const prior = all[name];
+    return prior && isLogParam(law, name) ? [{ j, lnMean: Math.log(prior.mean), sdLn: prior.sdLn }] : [];
+  });
   return (theta: Float64Array): Float64Array => {
     const params = paramsFromTheta(law, theta);
-    const offset = withOffset ? (theta[p] as number) : 0;
     const r = new Float64Array(obs.length + priors.length);
     priors.forEach((pr, i) => {
       r[obs.length + i] = (noiseScale * ((theta[pr.j] as number) - pr.lnMean)) / pr.sdLn;
     });
     for (let i = 0; i < obs.length; i++) {
       const o = obs[i] as Obs;
-      const pred = lawLoss(law, params, runs[o.run] as PreparedRun, o.u) + (o.test ? offset : 0);
-      r[i] = pred > 0 ? Math.log(pred) - o.logLoss : Number.NaN;
+      const heldOut = o.offset >= 0;
+      const pred = lawLoss(law, params, runs[o.run] as PreparedRun, o.u) + (heldOut ? (theta[o.offset] as number) : 0);
+      r[i] = pred > 0 ? (Math.log(pred) - o.logLoss) * (heldOut ? heldOutSqrtWeight : 1) : Number.NaN;
     }
     return r;
   };
@@ -183,7 +235,7 @@ function residualFn(law: CurveLawName, runs: PreparedRun[], obs: Obs[], withOffs
  * parameters (L0, A, C or B, testOffset) by least squares on the loss; the best few grid points
  * with A > 0 (and B > 0) start the robust fit.
  */
-function initialThetas(law: CurveLawName, runs: PreparedRun[], obs: Obs[], withOffset: boolean): Float64Array[] {
+function initialThetas(law: CurveLawName, runs: PreparedRun[], obs: Obs[], offsets: Offsets): Float64Array[] {
   const grid: Array<Record<string, number>> = [];
   const alphas = [0.15, 0.3, 0.5, 0.8, 1.2];
   if (law === "tissue") for (const alpha of alphas) grid.push({ alpha });
@@ -203,7 +255,7 @@ function initialThetas(law: CurveLawName, runs: PreparedRun[], obs: Obs[], withO
           ? -((run.s2 as Float64Array)[o.u] as number)
           : -lossDropSum(g as Pick<MultiPowerParams, "C" | "beta" | "gamma">, run.trace, run.drops as LrDrops, o.u);
       const row = [1, area ** -(g.alpha as number), third];
-      if (withOffset) row.push(o.test ? 1 : 0);
+      for (let j = 0; j < offsets.count; j++) row.push(o.offset === LAW_PARAMS[law].length + j ? 1 : 0);
       return row;
     });
     const k = (cols[0] as number[]).length;
@@ -234,15 +286,15 @@ function initialThetas(law: CurveLawName, runs: PreparedRun[], obs: Obs[], withO
     const theta = Float64Array.from(names, (n) =>
       isLogParam(law, n) ? Math.log(nat[n] as number) : (nat[n] as number),
     );
-    scored.push({ cost, theta: withOffset ? Float64Array.from([...theta, x[3] as number]) : theta });
+    scored.push({ cost, theta: Float64Array.from([...theta, ...Array.from(x.subarray(3, 3 + offsets.count))]) });
   }
   scored.sort((a, b) => a.cost - b.cost);
   return scored.slice(0, 3).map((s) => s.theta);
 }
 
 /** Robust noise scale of the log residuals at a starting theta (1.4826·MAD). */
-function startScale(law: CurveLawName, runs: PreparedRun[], obs: Obs[], withOffset: boolean, theta: Float64Array) {
-  const r = residualFn(law, runs, obs, withOffset, 0)(theta).subarray(0, obs.length);
+function startScale(law: CurveLawName, runs: PreparedRun[], obs: Obs[], nTrain: number, theta: Float64Array) {
+  const r = residualFn(law, runs, obs, 0)(theta).subarray(0, Math.max(1, nTrain));
   const abs = Float64Array.from(r, Math.abs).sort();
   return Math.max(1.4826 * (abs[Math.floor(abs.length / 2)] as number), 1e-4);
 }
@@ -256,24 +308,40 @@ export function fitLossCurve(curves: ObservedCurve[], opts: LossCurveFitOptions 
   if (curves.some((c) => c.batchSize * c.seqLen !== tokensPerStep))
     throw new RangeError("fitLossCurve: all curves of one fit must share batchSize·seqLen (areas are per update)");
   const runs = curves.map((c) => prepareRun(c, law, lambda));
-  const minTokens = opts.minTokens ?? 0.25 * Math.max(...curves.map((c) => c.tokens));
-  const obs = observations(curves, runs, minTokens);
-  const withOffset = obs.some((o) => o.test);
+  const minTokens = opts.minTokens ?? (opts.minTokensFraction ?? 0.25) * Math.max(...curves.map((c) => c.tokens));
   const nLaw = LAW_PARAMS[law].length;
-  const p = nLaw + (withOffset ? 1 : 0);
+  const { obs, offsets, nTrain } = observations(curves, runs, minTokens, nLaw);
+  const nHeldOut = obs.length - nTrain;
+  const p = nLaw + offsets.count;
   if (obs.length < p + 2)
     throw new RangeError(`fitLossCurve: ${obs.length} usable points for ${p} parameters (need at least ${p + 2})`);
-  const starts = initialThetas(law, runs, obs, withOffset);
+  const starts = initialThetas(law, runs, obs, offsets);
   if (starts.length === 0) throw new RangeError("fitLossCurve: no starting point with A > 0 (is the loss falling?)");
-  const noiseScale = startScale(law, runs, obs, withOffset, starts[0] as Float64Array);
-  const fn = residualFn(law, runs, obs, withOffset, noiseScale);
-  let best: ReturnType<typeof robustLeastSquares> | null = null;
-  for (const start of starts) {
-    const res = robustLeastSquares(fn, start, { robustRows: obs.length });
-    // Compare starts on the same (unweighted Huber) scale: Σ ρ(r) with the first fit's δ.
-    if (!best || huberCost(res.residuals, best.scale) < huberCost(best.residuals, best.scale)) best = res;
+  const noiseScale = startScale(law, runs, obs, nTrain, starts[0] as Float64Array);
+  const robustRows = nTrain;
+  const fitWith = (sqrtWeight: number, from: Float64Array[]) => {
+    const fn = residualFn(law, runs, obs, noiseScale, sqrtWeight, opts.priors);
+    let best: ReturnType<typeof robustLeastSquares> | null = null;
+    for (const start of from) {
+      const res = robustLeastSquares(fn, start, { robustRows });
+      // Compare starts on the same (unweighted Huber) scale: Σ ρ(r) with the first fit's δ.
+      if (!best || huberCost(res.residuals, best.scale) < huberCost(best.residuals, best.scale)) best = res;
+    }
+    return { fn, fit: best as NonNullable<typeof best> };
+  };
+  // Held-out weight: fixed, or the train/held-out residual variance ratio after an unweighted fit.
+  let weight = typeof opts.heldOutWeight === "number" ? opts.heldOutWeight : 1;
+  let { fn, fit } = fitWith(Math.sqrt(weight), starts);
+  if (opts.heldOutWeight === "auto") {
+    if (nHeldOut > offsets.count && nTrain > 0) {
+      let ss = 0;
+      for (let i = nTrain; i < obs.length; i++) ss += (fit.residuals[i] as number) ** 2;
+      const heldOutVar = ss / (nHeldOut - offsets.count);
+      const cap = Math.max(1, nTrain / nHeldOut);
+      weight = Math.min(cap, Math.max(1, fit.scale ** 2 / Math.max(heldOutVar, 1e-12)));
+      if (weight > 1) ({ fn, fit } = fitWith(Math.sqrt(weight), [fit.theta, ...starts]));
+    }
   }
-  const fit = best as NonNullable<typeof best>;
   const dof = obs.length - p;
   // Covariance from the weighted Jacobian: s²·(JᵀWJ)⁻¹, s² = Σ w·r² / dof.
   const J = jacobian(fn, fit.theta, fit.residuals);
@@ -304,8 +372,9 @@ export function fitLossCurve(curves: ObservedCurve[], opts: LossCurveFitOptions 
       (ci95 as Record<string, [number, number]>)[n] = isLogParam(law, n) ? [Math.exp(lo), Math.exp(hi)] : [lo, hi];
     });
   }
-  const testOffset = withOffset ? (fit.theta[nLaw] as number) : null;
-  const offsetSe = withOffset && cov ? Math.sqrt((cov[nLaw] as number[])[nLaw] as number) : null;
+  const testOffset = offsets.test !== null ? (fit.theta[offsets.test] as number) : null;
+  const offsetSe =
+    offsets.test !== null && cov ? Math.sqrt((cov[offsets.test] as number[])[offsets.test] as number) : null;
   return {
     law,
     params,
@@ -313,6 +382,8 @@ export function fitLossCurve(curves: ObservedCurve[], opts: LossCurveFitOptions 
     testOffset,
     testOffsetCi95:
       testOffset !== null && offsetSe !== null ? [testOffset - t * offsetSe, testOffset + t * offsetSe] : null,
+    evalOffset: offsets.eval !== null ? (fit.theta[offsets.eval] as number) : null,
+    heldOutWeight: weight,
     lambda: law === "tissue" ? lambda : null,
     theta: Array.from(fit.theta),
     covariance: cov,

@@ -10,6 +10,7 @@ export {
   type LossCurveFit,
   type LossCurveFitOptions,
   lawLoss,
+  MULTI_POWER_PRIORS,
   type ObservedCurve,
   prepareRun,
 } from "./fit.ts";
