@@ -20,7 +20,8 @@ const SECONDS = Number(process.env.LOAD_SECONDS ?? 30);
 const METRICS_PER_SECOND = 10;
 const root = join(import.meta.dirname, "..");
 // The compiled CLI, as deployed (`npm run bench` builds first).
-const cli = [process.execPath, join(root, "apps", "cli", "dist", "main.js")];
+// LOAD_CLI=path/to/main.js runs another build's API, fitter and worker (before/after comparisons).
+const cli = [process.execPath, process.env.LOAD_CLI ?? join(root, "apps", "cli", "dist", "main.js")];
 /** LOAD_PROFILE_DIR=dir: the API process writes a V8 CPU profile there (--cpu-prof) when it exits. */
 const PROFILE_DIR = process.env.LOAD_PROFILE_DIR;
 
@@ -148,6 +149,15 @@ export async function run(): Promise<Record<string, unknown>> {
     let metricsErrors = 0;
     const sampler = setInterval(() => rss.push(rssMiB(api.pid!)), 1000);
     const cpuBefore = cpuSeconds(api.pid!);
+    // The floor in the same run: /healthz (no token, no database) at the scrape rate. Its p99 is
+    // what the machine's scheduling alone adds; the reads' p99 above it is the API's own work.
+    const healthLatencies: number[] = [];
+    const prober = setInterval(async () => {
+      const t0 = performance.now();
+      const r = await fetch(`${server}/healthz`).catch(() => null);
+      await r?.text();
+      if (r?.ok) healthLatencies.push(performance.now() - t0);
+    }, 1000 / METRICS_PER_SECOND);
     const scraper = setInterval(async () => {
       const t0 = performance.now();
       try {
@@ -172,6 +182,7 @@ export async function run(): Promise<Record<string, unknown>> {
     });
     clearInterval(sampler);
     clearInterval(scraper);
+    clearInterval(prober);
     const apiCpu = cpuSeconds(api.pid!) - cpuBefore;
     const resultsDuring = (await succeeded()) - resultsBefore;
     const head = rss.slice(0, 5);
@@ -189,6 +200,7 @@ export async function run(): Promise<Record<string, unknown>> {
       metricsScrapes: metricsLatencies.length,
       metricsErrors,
       metricsP99Ms: Math.round(percentile(metricsLatencies, 99) * 10) / 10,
+      healthzP99Ms: Math.round(percentile(healthLatencies, 99) * 10) / 10,
       resultsRecordedDuringLoad: resultsDuring,
       // CPU the API process spent per request served (reads and scrapes): steadier than latency
       // on a shared machine, so before/after comparisons use it.
@@ -198,6 +210,8 @@ export async function run(): Promise<Record<string, unknown>> {
         start: Math.round(rssStart),
         end: Math.round(rssEnd),
         growthPct: Math.round((rssEnd / rssStart - 1) * 1000) / 10,
+        // the whole trace, every 5 s: warm-up levels off, a leak keeps climbing
+        every5s: rss.filter((_, i) => i % 5 === 0).map((x) => Math.round(x)),
       },
       met: result.errors + result.timeouts + result.non2xx === 0 && result.latency.p99 < 100 && metricsErrors === 0,
     };
