@@ -7,6 +7,7 @@
 // at the start and the end. Target (issue 17): 0 errors, p99 < 100 ms, memory flat.
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { createDb } from "@powersweep/db";
 import { createApiToken } from "@powersweep/orchestrator";
@@ -18,7 +19,11 @@ const RATE = Number(process.env.LOAD_RATE ?? 500);
 const SECONDS = Number(process.env.LOAD_SECONDS ?? 30);
 const METRICS_PER_SECOND = 10;
 const root = join(import.meta.dirname, "..");
-const cli = [process.execPath, "--import", "tsx", join(root, "apps", "cli", "src", "main.ts")];
+// The compiled CLI, as deployed (`npm run bench` builds first).
+// LOAD_CLI=path/to/main.js runs another build's API, fitter and worker (before/after comparisons).
+const cli = [process.execPath, process.env.LOAD_CLI ?? join(root, "apps", "cli", "dist", "main.js")];
+/** LOAD_PROFILE_DIR=dir: the API process writes a V8 CPU profile there (--cpu-prof) when it exits. */
+const PROFILE_DIR = process.env.LOAD_PROFILE_DIR;
 
 const percentile = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -30,13 +35,19 @@ function rssMiB(pid: number): number {
   return m ? Number(m[1]) / 1024 : Number.NaN;
 }
 
-function start(args: string[], env: NodeJS.ProcessEnv, label: string): ChildProcess {
-  const child = spawn(cli[0]!, [...cli.slice(1), ...args], { env, stdio: ["ignore", "ignore", "pipe"] });
+function start(args: string[], env: NodeJS.ProcessEnv, label: string, nodeArgs: string[] = []): ChildProcess {
+  const child = spawn(cli[0]!, [...nodeArgs, ...cli.slice(1), ...args], { env, stdio: ["ignore", "ignore", "pipe"] });
   child.stderr?.on("data", (d) => {
     const text = String(d);
     if (/error|Error/.test(text)) process.stderr.write(`[${label}] ${text}`);
   });
   return child;
+}
+
+/** CPU seconds (user + system) the process has used so far. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
 async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
@@ -70,7 +81,7 @@ export async function run(): Promise<Record<string, unknown>> {
   try {
     const { token } = await createApiToken(db, { name: "bench-load", scopes: ["admin"] });
     const auth = { authorization: `Bearer ${token}` };
-    const api = start(["api"], env, "api");
+    const api = start(["api"], env, "api", PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : []);
     children.push(api);
     children.push(start(["fitter"], env, "fitter"));
     children.push(
@@ -137,6 +148,16 @@ export async function run(): Promise<Record<string, unknown>> {
     const metricsLatencies: number[] = [];
     let metricsErrors = 0;
     const sampler = setInterval(() => rss.push(rssMiB(api.pid!)), 1000);
+    const cpuBefore = cpuSeconds(api.pid!);
+    // The floor in the same run: /healthz (no token, no database) at the scrape rate. Its p99 is
+    // what the machine's scheduling alone adds; the reads' p99 above it is the API's own work.
+    const healthLatencies: number[] = [];
+    const prober = setInterval(async () => {
+      const t0 = performance.now();
+      const r = await fetch(`${server}/healthz`).catch(() => null);
+      await r?.text();
+      if (r?.ok) healthLatencies.push(performance.now() - t0);
+    }, 1000 / METRICS_PER_SECOND);
     const scraper = setInterval(async () => {
       const t0 = performance.now();
       try {
@@ -161,6 +182,8 @@ export async function run(): Promise<Record<string, unknown>> {
     });
     clearInterval(sampler);
     clearInterval(scraper);
+    clearInterval(prober);
+    const apiCpu = cpuSeconds(api.pid!) - cpuBefore;
     const resultsDuring = (await succeeded()) - resultsBefore;
     const head = rss.slice(0, 5);
     const tail = rss.slice(-5);
@@ -177,11 +200,18 @@ export async function run(): Promise<Record<string, unknown>> {
       metricsScrapes: metricsLatencies.length,
       metricsErrors,
       metricsP99Ms: Math.round(percentile(metricsLatencies, 99) * 10) / 10,
+      healthzP99Ms: Math.round(percentile(healthLatencies, 99) * 10) / 10,
       resultsRecordedDuringLoad: resultsDuring,
+      // CPU the API process spent per request served (reads and scrapes): steadier than latency
+      // on a shared machine, so before/after comparisons use it.
+      apiCpuMsPerRequest: Number(((apiCpu * 1000) / (result.requests.total + metricsLatencies.length)).toFixed(3)),
+      loadAverage1m: Number(loadavg()[0]?.toFixed(1)),
       apiRssMiB: {
         start: Math.round(rssStart),
         end: Math.round(rssEnd),
         growthPct: Math.round((rssEnd / rssStart - 1) * 1000) / 10,
+        // the whole trace, every 5 s: warm-up levels off, a leak keeps climbing
+        every5s: rss.filter((_, i) => i % 5 === 0).map((x) => Math.round(x)),
       },
       met: result.errors + result.timeouts + result.non2xx === 0 && result.latency.p99 < 100 && metricsErrors === 0,
     };

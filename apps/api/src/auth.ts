@@ -56,10 +56,13 @@ export function authHook({ failuresPerMinute }: { failuresPerMinute: number }) {
       req.routeOptions.config?.scope ?? (req.method === "GET" || req.method === "HEAD" ? "read" : "submit");
     const header = req.headers.authorization ?? "";
     const m = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!m?.[1])
+    if (!m?.[1]) {
+      app.metrics.authFailures.inc({ reason: "missing" });
       throw problem(401, "unauthorized", "Unauthorized", "a bearer token is required (Authorization: Bearer <token>)");
+    }
     const wait = limiter.retryAfterSeconds(req.ip);
     if (wait > 0) {
+      app.metrics.authFailures.inc({ reason: "rate-limited" });
       reply.header("retry-after", String(wait));
       throw problem(
         429,
@@ -72,6 +75,7 @@ export function authHook({ failuresPerMinute }: { failuresPerMinute: number }) {
     const check = await checkApiToken(app.deps.reads ?? app.deps.db, m[1]);
     if (!check.ok) {
       limiter.fail(req.ip);
+      app.metrics.authFailures.inc({ reason: check.reason });
       throw check.reason === "revoked"
         ? problem(401, "token-revoked", "Unauthorized", "token revoked: ask an admin for a new one", {
             reason: "revoked",

@@ -12,6 +12,7 @@ import { createSqlPool } from "@powersweep/db";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions, LogController } from "fastify";
 import { authHook } from "./auth.ts";
 import type { ApiDeps } from "./deps.ts";
+import { createApiMetrics } from "./metrics.ts";
 import { DependencyDownError, errorHandler } from "./problem.ts";
 import { publicRoutes, v1Routes } from "./routes/index.ts";
 import { createStrictSerializerCompiler, createValidatorCompiler } from "./validator.ts";
@@ -98,11 +99,8 @@ export function buildServer(input: ApiDeps): FastifyInstance {
     : createSqlPool({ url: input.config.databaseUrl, max: ACCEPT_SQL_CONNECTIONS, asyncCommit: true });
   // Reads get their own connections, so they never wait behind an accept's bulk inserts.
   const ownReads = input.reads ? null : createSqlPool({ url: input.config.databaseUrl, max: READ_SQL_CONNECTIONS });
-  const deps: ApiDeps = {
-    ...input,
-    ...(ownSql ? { sql: ownSql } : {}),
-    ...(ownReads ? { reads: ownReads } : {}),
-  };
+  const reads = input.reads ?? (ownReads as NonNullable<typeof ownReads>);
+  const deps: ApiDeps = { ...input, ...(ownSql ? { sql: ownSql } : {}), reads };
   const app = Fastify({
     logger: loggerOptions(deps.logger),
     // A line per request floods the console (the dashboard polls); LOG_LEVEL=debug brings them back.
@@ -125,6 +123,7 @@ export function buildServer(input: ApiDeps): FastifyInstance {
         }),
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.decorate("deps", deps);
+  app.decorate("metrics", createApiMetrics({ reads, trialQueue: deps.trialQueue }));
   if (ownSql) app.addHook("onClose", async () => ownSql.end());
   if (ownReads) app.addHook("onClose", async () => ownReads.end());
   app.setValidatorCompiler(createValidatorCompiler());

@@ -4,6 +4,7 @@
 import { registerWorker } from "@powersweep/orchestrator";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { buildServer } from "../src/index.ts";
+import { METRICS_REFRESH_MS } from "../src/metrics.ts";
 import { lrGrid, startTestApi, type TestApi } from "./helpers.ts";
 
 let api: TestApi;
@@ -186,7 +187,7 @@ describe("hygiene", () => {
     }
   });
 
-  test("/metrics needs METRICS_TOKEN when one is set, and serves cached counts", async () => {
+  test("/metrics needs METRICS_TOKEN when one is set; a flood of scrapes runs one count per interval; counters move at once", async () => {
     const guarded = await startTestApi("metrics", { metricsToken: "scrape-secret" });
     try {
       expect((await guarded.app.inject({ method: "GET", url: "/metrics" })).statusCode).toBe(401);
@@ -198,10 +199,14 @@ describe("hygiene", () => {
       expect(wrong.statusCode).toBe(401);
       const scrape = () =>
         guarded.app.inject({ method: "GET", url: "/metrics", headers: { authorization: "Bearer scrape-secret" } });
+      const value = (body: string, series: string) =>
+        Number(new RegExp(`^${series.replace(/[{}]/g, "\\$&")} (\\S+)$`, "m").exec(body)?.[1] ?? Number.NaN);
+      const t0 = Date.now();
       const first = await scrape();
       expect(first.statusCode).toBe(200);
-      const queued = (body: string) => Number(/powersweep_trials\{status="queued"\} (\d+)/.exec(body)?.[1] ?? 0);
-      const before = queued(first.body);
+      const before = value(first.body, 'powersweep_trials{status="queued"}');
+      expect(before).toBeGreaterThanOrEqual(0);
+      const submittedBefore = value(first.body, "powersweep_trials_submitted_total") || 0;
       const created = await guarded.app.inject({
         method: "POST",
         url: "/v1/sweeps",
@@ -209,8 +214,17 @@ describe("hygiene", () => {
         payload: JSON.stringify(lrGrid({ name: "metrics cache" })),
       });
       expect(created.statusCode).toBe(201);
-      // Within the refresh interval a scrape reads the cached counts: no table scan per scrape.
-      expect(queued((await scrape()).body)).toBe(before);
+      // 300 scrapes at once: the gauges come from the last snapshot (no count statement per scrape)…
+      const flood = await Promise.all(Array.from({ length: 300 }, scrape));
+      expect(flood.every((r) => r.statusCode === 200)).toBe(true);
+      const last = flood.at(-1)?.body ?? "";
+      // one count statement per METRICS_REFRESH_MS at most (a slow machine may cross an interval)
+      const intervals = 1 + Math.floor((Date.now() - t0) / METRICS_REFRESH_MS);
+      expect(value(last, 'powersweep_metrics_refreshes_total{source="postgres"}')).toBeLessThanOrEqual(intervals);
+      if (intervals === 1) expect(value(last, 'powersweep_trials{status="queued"}')).toBe(before);
+      // …while the counters of what this process did move at once.
+      expect(value(last, "powersweep_trials_submitted_total")).toBe(submittedBefore + created.json().trialCount);
+      expect(value(last, 'powersweep_sweeps_submitted_total{kind="lr-grid"}')).toBe(1);
     } finally {
       await guarded.close();
     }

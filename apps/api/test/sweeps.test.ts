@@ -251,6 +251,23 @@ test("cancel marks queued and running trials cancelled at once; the queued trial
   expect((await get(`/v1/sweeps/${id}`)).json().status).toBe("cancelled");
 });
 
+test("cancel of an extended sweep with finished trials counts exactly the queued and running ones it cancelled", async () => {
+  const { id } = (await post("/v1/sweeps", lrGrid({ name: "cancel counts" }))).json();
+  const extended = await post(`/v1/sweeps/${id}/extend`, { lr: [1e-2, 3e-2] });
+  expect(extended.statusCode).toBe(200);
+  const trials = await api.db.trial.findMany({ where: { sweepId: id }, orderBy: { id: "asc" } });
+  const [a, b, c, d] = trials.map((t) => t.id);
+  await api.db.trial.updateMany({ where: { id: { in: [a!, b!] } }, data: { status: "succeeded" } });
+  await api.db.trial.update({ where: { id: c! }, data: { status: "failed" } });
+  await api.db.trial.update({ where: { id: d! }, data: { status: "running" } });
+  const res = await post(`/v1/sweeps/${id}/cancel`);
+  expect(res.statusCode).toBe(200);
+  expect(res.json()).toMatchObject({ cancelled: trials.length - 3, signalled: 1 });
+  await expect
+    .poll(async () => api.db.trial.count({ where: { sweepId: id, status: "cancelled" } }))
+    .toBe(trials.length - 3);
+});
+
 test("resume queues a cancelled sweep's cancelled and failed trials again, each with a job", async () => {
   const { id } = (await post("/v1/sweeps", lrGrid({ name: "resume" }))).json();
   expect((await post(`/v1/sweeps/${id}/resume`)).statusCode).toBe(409); // not cancelled

@@ -45,9 +45,13 @@ export async function cancelSweep(deps: SweepDeps, id: string, { background = tr
          error = 'sweep cancelled', "errorClass" = 'cancelled'
        WHERE "sweepId" = $1::uuid AND status = 'running' AND EXISTS (SELECT 1 FROM s) RETURNING id
      )
-     SELECT (SELECT status::text FROM "Sweep" WHERE id = $1::uuid) AS status,
-       (SELECT count(*)::int FROM "Trial" WHERE "sweepId" = $1::uuid AND status = 'queued') AS queued,
-       (SELECT count(*)::int FROM r) AS running`,
+     SELECT status::text AS status,
+       -- the queued trials, counted from the finished ones: the sweep's trialCount (kept by accept
+       -- and extend) less those; counting the queued themselves read 200k index entries
+       "trialCount" - (SELECT count(*)::int FROM r) - (SELECT count(*)::int FROM "Trial" WHERE "sweepId" = $1::uuid
+         AND status IN ('succeeded', 'failed', 'diverged', 'cancelled')) AS queued,
+       (SELECT count(*)::int FROM r) AS running
+     FROM "Sweep" WHERE id = $1::uuid`,
     id,
   );
   if (!row?.status) throw new NotFoundError(`no sweep ${id}`);

@@ -2,7 +2,6 @@
 // target run, and ad-hoc fits of posted rows. The fitter service stores fits; these routes read them.
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { fitTablesCsv, type PowerLaw, powerSchedulerConfig, predictLr, type SweepFit } from "@powersweep/fit";
-import { latestFit as latestStoredFit, NotFoundError } from "@powersweep/orchestrator";
 import { ThreadPool, ThreadPoolBusyError, ThreadTimeoutError } from "@powersweep/runtime";
 import {
   FitQuerySchema,
@@ -39,14 +38,46 @@ void fitKeys;
 const FIT_THREADS = 2;
 const FIT_MAX_QUEUED = 16;
 
+/** A stored fit as the routes read it. */
+interface LatestFit {
+  id: string;
+  inputHash: string;
+  inputs: unknown;
+  result: unknown;
+  /** ISO 8601, UTC. */
+  createdAt: string;
+}
+
+/**
+ * The sweep (whether it exists) and its newest fit in one prepared statement on the read pool:
+ * `/fit` is polled (dashboard, CLI watch) and a Prisma query cost several times the CPU of the
+ * round trip (its query compiler runs per call) and took two round trips.
+ */
+const LATEST_FIT_SQL = `SELECT f.id::text AS id, f."inputHash", f.result,
+  -- only what the answer shows: fits stored before 2026-12 also list every trial id in inputs
+  jsonb_build_object('rowCount', f.inputs->'rowCount', 'options', f.inputs->'options') AS inputs,
+  to_char(f."createdAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt"
+FROM "Sweep" s LEFT JOIN LATERAL (
+  SELECT id, "inputHash", inputs, result, "createdAt" FROM "Fit" WHERE "sweepId" = s.id ORDER BY "createdAt" DESC LIMIT 1
+) f ON true WHERE s.id = $1::uuid`;
+
+async function readLatestFit(app: FastifyInstance, sweepId: string): Promise<LatestFit | null | undefined> {
+  const { reads, db } = app.deps;
+  const rows = reads
+    ? ((await reads.query({ text: LATEST_FIT_SQL, values: [sweepId], name: "ps_latest_fit" })).rows as Array<
+        LatestFit | { id: null }
+      >)
+    : await db.$queryRawUnsafe<Array<LatestFit | { id: null }>>(LATEST_FIT_SQL, sweepId);
+  const row = rows[0];
+  if (!row) return undefined;
+  return row.id === null ? null : (row as LatestFit);
+}
+
 /** The sweep's newest fit; `field` names where the sweep id came from (for the 404's errors). */
-async function latestFit(app: FastifyInstance, sweepId: string, field: string) {
+async function latestFit(app: FastifyInstance, sweepId: string, field: string): Promise<LatestFit> {
   const errors = (message: string) => ({ errors: [{ path: field, message }] });
-  const fit = await latestStoredFit(app.deps.db, sweepId).catch((e: unknown) => {
-    if (e instanceof NotFoundError)
-      throw problem(404, "not-found", "Not found", `no sweep ${sweepId}`, errors("no such sweep"));
-    throw e;
-  });
+  const fit = await readLatestFit(app, sweepId);
+  if (fit === undefined) throw problem(404, "not-found", "Not found", `no sweep ${sweepId}`, errors("no such sweep"));
   if (!fit)
     throw problem(
       404,
@@ -104,7 +135,7 @@ export const fitRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return {
         id: fit.id,
         sweepId: id,
-        createdAt: fit.createdAt.toISOString(),
+        createdAt: fit.createdAt,
         inputs: {
           rowCount: inputs.rowCount ?? result.counts.rows,
           options: inputs.options ?? result.options,

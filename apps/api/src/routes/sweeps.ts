@@ -81,6 +81,10 @@ export const sweepRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!dryRun && !replayed && created.id && parsed.value.kind === "import" && app.deps.fitQueue) {
         await requestFit(app.deps.fitQueue, created.id, 0);
       }
+      if (!dryRun && !replayed) {
+        app.metrics.sweepsSubmitted.inc({ kind: parsed.value.kind });
+        app.metrics.trialsSubmitted.inc(created.trialCount);
+      }
       return reply.code(dryRun || replayed ? 200 : 201).send(wire(CreatedSweepSchema, created));
     },
   );
@@ -137,7 +141,9 @@ export const sweepRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req) => {
       await requireSweepAccess(req, req.params.id, "act");
-      return wire(CancelResultSchema, await cancelSweep(deps(), req.params.id));
+      const cancelled = await cancelSweep(deps(), req.params.id);
+      app.metrics.trialsCancelled.inc(cancelled.cancelled);
+      return wire(CancelResultSchema, cancelled);
     },
   );
 
@@ -153,7 +159,9 @@ export const sweepRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req) => {
       await requireSweepAccess(req, req.params.id, "act");
-      return resumeSweep(deps(), req.params.id);
+      const resumed = await resumeSweep(deps(), req.params.id);
+      app.metrics.trialsRequeued.inc({ action: "resume" }, resumed.resumed);
+      return resumed;
     },
   );
 
@@ -169,7 +177,9 @@ export const sweepRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req) => {
       await requireSweepAccess(req, req.params.id, "act");
-      return retrySweep(deps(), req.params.id);
+      const retried = await retrySweep(deps(), req.params.id);
+      app.metrics.trialsRequeued.inc({ action: "retry" }, retried.retried);
+      return retried;
     },
   );
 
@@ -191,10 +201,11 @@ export const sweepRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const parsed = parseExtendDocument(String(req.body ?? ""), req.headers["content-type"] ?? "");
       if (!parsed.ok) throw invalidDocument(parsed.errors);
       checkExtendLimits(app, parsed.value);
-      return wire(
-        ExtendResultSchema,
-        await extendSweepTrials(deps(), req.params.id, parsed.value, { dryRun: req.query.dryRun === true }),
-      );
+      const extended = await extendSweepTrials(deps(), req.params.id, parsed.value, {
+        dryRun: req.query.dryRun === true,
+      });
+      if (!extended.dryRun) app.metrics.trialsSubmitted.inc(extended.added);
+      return wire(ExtendResultSchema, extended);
     },
   );
 };
