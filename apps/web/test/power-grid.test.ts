@@ -135,7 +135,7 @@ describe.skipIf(!haveChromium)("power-grid sweep in Chromium", () => {
     const main = (await page.locator("main").textContent()) ?? "";
     expect(main).not.toContain("No finished trials");
     const heads = await page.locator("#main table.clickable thead th").allTextContents();
-    expect(heads).toEqual(["T", "β", "a", "b", "status", "test loss", "ppl"]);
+    expect(heads).toEqual(["T", "β", "a", "b", "status", "run", "test loss", "ppl"]);
     expect(await page.locator("td.power-a").count()).toBe(fixture.trials.length);
     expect(await page.locator("td.power-b").first().textContent()).toBe("-0.6");
     await page.screenshot({ path: "test-artifacts/dashboard-power-grid.png", fullPage: true });

@@ -79,13 +79,16 @@ describe("shared trunks", () => {
   }, 200_000);
 
   it("a branch whose trunk ended without its checkpoint trains from scratch, with the same result", async () => {
+    // The host is cancelled before any worker takes it (as if it had failed for good): the queue is
+    // paused from before the accept until then.
+    await fleet.queue.pause();
     const shared = await createSweep(deps(), {
       ...doc("trunks", "orphans"),
       axes: { ...doc("trunks", "").axes, lr: [0.02] },
     });
-    // The host is cancelled before any worker takes it (as if it had failed for good).
     const host = await fleet.db.trial.findFirstOrThrow({ where: { sweepId: shared.id!, tokens: 4096 } });
     await fleet.db.trial.update({ where: { id: host.id }, data: { status: "cancelled", finishedAt: new Date() } });
+    await fleet.queue.resume();
     await waitFor(
       "the shorter trials to finish",
       async () => {
