@@ -8,13 +8,15 @@
 //   3. finishes cancels (queued trials of a cancelled sweep become cancelled) and removes sweeps
 //      whose accept died half-way (still `creating`, heartbeat stopped): no worker ever claimed
 //      their trials;
-//   4. settles sweep statuses (running once a trial started, completed when nothing is left).
+//   4. settles sweep statuses (running once a trial started, completed when nothing is left; a
+//      searched sweep is completed by its search step, search.ts).
 // Safe to run at any time and from several processes: every step is a conditional statement and
 // enqueueing is idempotent (the job id is the trial id).
 import type { Db } from "@powersweep/db";
 import type { EnqueueTrial, TrialQueue } from "@powersweep/queue";
 import { BRANCH_READY, releaseOrphanBranches } from "./branches.ts";
 import { ensureJobs } from "./jobs.ts";
+import { NOT_SEARCHED_SQL } from "./results.ts";
 import { retryDelayMs, SQL_ATTEMPT_LIMIT } from "./retry.ts";
 
 export interface ReconcileResult {
@@ -126,7 +128,7 @@ export async function reconcile(
   );
   const completed = await db.$executeRawUnsafe(
     `UPDATE "Sweep" s SET status = 'completed', "finishedAt" = now(), "updatedAt" = now()
-     WHERE s.status IN ('queued', 'running')
+     WHERE s.status IN ('queued', 'running') AND ${NOT_SEARCHED_SQL}
        AND NOT EXISTS (SELECT 1 FROM "Trial" t WHERE t."sweepId" = s.id AND t.status IN ('queued', 'running'))
        ${scope(1)}`,
     ...scopeArgs,

@@ -232,6 +232,14 @@ const branchFields = {
     ),
   ),
   branchStep: Type.Optional(Nullable(Type.Integer({ description: "Steps taken from that checkpoint." }))),
+  placedBy: Type.Optional(
+    Nullable(
+      Type.String({
+        description:
+          'The step that placed the trial: null for a grid point, "search:coarse", "search:refine", "search:extend-higher", "search:extend-lower" for an adaptive η search (docs/documents.md).',
+      }),
+    ),
+  ),
 };
 
 /** A trial as expansion produces it (dry runs preview the first ones). */
