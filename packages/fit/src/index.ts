@@ -7,5 +7,5 @@ export * from "./lossCurve/index.ts";
 export * from "./lrSearch.ts";
 export * from "./powerLaw.ts";
 export * from "./powerSweep.ts";
-export * from "./searchSteps.ts";
 export { mulberry32, normal, quantileSorted } from "./rng.ts";
+export * from "./searchSteps.ts";

@@ -258,7 +258,13 @@ export const PowerScheduleSchema = Type.Object(
 );
 
 export const LrGridAxesSchema = Type.Object(
-  { models: ModelsAxis, tokens: TokensAxis, batchSize: BatchSizeAxis, lr: LrGridLrAxis, seeds: Type.Optional(SeedsAxis) },
+  {
+    models: ModelsAxis,
+    tokens: TokensAxis,
+    batchSize: BatchSizeAxis,
+    lr: LrGridLrAxis,
+    seeds: Type.Optional(SeedsAxis),
+  },
   { additionalProperties: false },
 );
 export const PowerGridAxesSchema = Type.Object(
@@ -592,7 +598,8 @@ function semanticErrors(axes: Record<string, unknown>, prefix: string): Document
   const lr = axes.lr;
   if (lr && typeof lr === "object" && "search" in lr) {
     const r = lr.search as { from: number; to: number; initialPoints?: number; maxTrials?: number };
-    if (!(r.from < r.to)) errs.push({ path: `${prefix}/lr/search/from`, message: `from (${r.from}) must be < to (${r.to})` });
+    if (!(r.from < r.to))
+      errs.push({ path: `${prefix}/lr/search/from`, message: `from (${r.from}) must be < to (${r.to})` });
     const initial = r.initialPoints ?? LR_SEARCH_DEFAULTS.initialPoints;
     const max = r.maxTrials ?? LR_SEARCH_DEFAULTS.maxTrials;
     if (initial > max)
