@@ -34,7 +34,14 @@ export async function startFitter(config: PowersweepConfig, { log = console.log 
     QUEUE_FITS,
     async (job) => {
       const started = Date.now();
-      const outcome = await refitSweep(db, job.data.sweepId, {}, fitInThread);
+      let outcome: Awaited<ReturnType<typeof refitSweep>>;
+      try {
+        outcome = await refitSweep(db, job.data.sweepId, {}, fitInThread);
+      } catch (err) {
+        // A failed fit must not stall a searched sweep: its search step runs without the fit.
+        await runSearchStep({ db, trialQueue }, job.data.sweepId, null).catch(() => {});
+        throw err;
+      }
       if (outcome && !outcome.reused) {
         log(`fitter: sweep ${job.data.sweepId}: fitted ${outcome.rows} rows in ${Date.now() - started} ms`);
       }

@@ -5,9 +5,11 @@
 // optimum lies past the initial range: the search extends it. A rerun of a step adds nothing, and
 // concurrent steps add each trial once.
 import { join } from "node:path";
+import { buildServer } from "@powersweep/api";
 import { createDb, type Db } from "@powersweep/db";
 import type { SweepFit } from "@powersweep/fit";
-import { createSweep, listTrials, runSearchStep } from "@powersweep/orchestrator";
+import { createApiToken, createSweep, runSearchStep } from "@powersweep/orchestrator";
+import { createFitQueue } from "@powersweep/queue";
 import type { LrGridSweep } from "@powersweep/spec";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshDatabaseUrl, testConfig } from "../../../test/env.ts";
@@ -53,12 +55,25 @@ const deps = () => ({ db: fleet.db, trialQueue: fleet.queue, maxTrialsPerSweep: 
 
 describe("adaptive η search", () => {
   it("converges on η* in every cell, extending the range past its top where η* lies there", async () => {
-    const created = await createSweep(deps(), doc("search", [2048, 8192]));
+    // submitted through the API, as `powersweep submit` does
+    const config = testConfig({ databaseUrl: fleet.databaseUrl, redisPrefix: fleet.prefix });
+    const fitQueue = createFitQueue(fleet.redis, fleet.prefix);
+    const app = buildServer({ db: fleet.db, redis: fleet.redis, trialQueue: fleet.queue, fitQueue, config });
+    const { token } = await createApiToken(fleet.db, { name: "searcher", scopes: ["submit"] });
+    const headers = { authorization: `Bearer ${token}` };
+    const res = await app.inject({
+      method: "POST",
+      url: "/v1/sweeps",
+      headers,
+      payload: doc("search", [2048, 8192]),
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    const created = res.json() as { id: string; trialCount: number; size: { searchMaxTrials: number } };
     expect(created.trialCount).toBe(2 * 2 * SEARCH.initialPoints);
-    expect(created.size.description).toMatch(/the search adds more, at most 10 per \(model, T, β\)/);
-    await sweepDone(fleet.db, created.id!, 240_000);
-    const trials = await fleet.db.trial.findMany({ where: { sweepId: created.id! } });
-    const fit = (await fleet.db.fit.findFirst({ where: { sweepId: created.id! }, orderBy: { createdAt: "desc" } }))!
+    expect(created.size.searchMaxTrials).toBe(2 * 2 * SEARCH.maxTrials);
+    await sweepDone(fleet.db, created.id, 240_000);
+    const trials = await fleet.db.trial.findMany({ where: { sweepId: created.id } });
+    const fit = (await fleet.db.fit.findFirst({ where: { sweepId: created.id }, orderBy: { createdAt: "desc" } }))!
       .result as unknown as SweepFit;
     for (const tokens of [2048, 8192])
       for (const batchSize of [4, 8]) {
@@ -81,14 +96,19 @@ describe("adaptive η search", () => {
         }
       }
     // the trial list shows the step that placed each trial
-    const listed = await listTrials(fleet.db, created.id!, { limit: 100 });
-    expect(new Set(listed.items.map((t) => t.placedBy))).toEqual(
+    const listed = await app.inject({ method: "GET", url: `/v1/sweeps/${created.id}/trials?limit=100`, headers });
+    expect(listed.statusCode).toBe(200);
+    const items = (listed.json() as { items: Array<{ placedBy: string | null }> }).items;
+    expect(items).toHaveLength(trials.length);
+    expect(new Set(items.map((t) => t.placedBy))).toEqual(
       new Set(["search:coarse", "search:refine", "search:extend-higher"]),
     );
+    await app.close();
+    await fitQueue.close();
     // once completed, a rerun of the step changes nothing
-    const again = await runSearchStep(deps(), created.id!, fit);
+    const again = await runSearchStep(deps(), created.id, fit);
     expect(again?.added).toBe(0);
-    expect(await fleet.db.trial.count({ where: { sweepId: created.id! } })).toBe(trials.length);
+    expect(await fleet.db.trial.count({ where: { sweepId: created.id } })).toBe(trials.length);
   }, 300_000);
 
   it("adds each step's trials once, under concurrent and repeated steps", async () => {

@@ -202,6 +202,12 @@ export const SweepSizeSchema = Type.Object(
     trials: Count,
     axes: Type.Record(Type.String(), Count, { description: "Axis sizes in product order." }),
     description: Type.String(),
+    searchMaxTrials: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description: "An adaptive η search (lr.search): the most trials the sweep may reach in all.",
+      }),
+    ),
   },
   closed,
 );
