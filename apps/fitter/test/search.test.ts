@@ -2,17 +2,17 @@
 // worker processes run an exec trainer that answers from a loss surface with a known optimum
 // (surface-trainer.mjs), the fitter refits after each round and its search step adds the next
 // learning rates, until every (model, T, β) cell has found η* and the sweep completes. One cell's
-// optimum lies past the initial range: the search extends it. A rerun of a step adds nothing, and
-// concurrent steps add each trial once.
+// optimum lies past the initial range: the search extends it. A rerun of a step adds nothing,
+// concurrent steps add each trial once, and without a fitter the sweeper runs the steps.
 import { join } from "node:path";
 import { buildServer } from "@powersweep/api";
 import { createDb, type Db } from "@powersweep/db";
 import type { SweepFit } from "@powersweep/fit";
-import { createApiToken, createSweep, runSearchStep } from "@powersweep/orchestrator";
-import { createFitQueue } from "@powersweep/queue";
+import { completeSweepIfDone, createApiToken, createSweep, reconcile, runSearchStep } from "@powersweep/orchestrator";
+import { createFitQueue, createTrialQueue, type TrialQueue } from "@powersweep/queue";
 import type { LrGridSweep } from "@powersweep/spec";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freshDatabaseUrl, testConfig } from "../../../test/env.ts";
+import { freshDatabaseUrl, testConfig, uniquePrefix } from "../../../test/env.ts";
 import { type Fleet, startFleet, sweepDone } from "../../worker/test/fleet.ts";
 import { startFitter } from "../src/index.ts";
 // @ts-expect-error: a plain ES module without types (the exec trainer itself)
@@ -114,23 +114,35 @@ describe("adaptive η search", () => {
   it("adds each step's trials once, under concurrent and repeated steps", async () => {
     // A database of its own, without workers or a sweeper: the coarse trials are finished by hand.
     const db = createDb({ url: await freshDatabaseUrl("search-steps"), max: 4 });
-    const noQueue = { db, trialQueue: { addBulk: async () => [] } as never };
+    const trialQueue = createTrialQueue(fleet.redis, uniquePrefix("search-steps"));
     try {
-      await steps(db, noQueue);
+      await steps(db, trialQueue);
     } finally {
+      await trialQueue.close();
       await db.$disconnect();
     }
   }, 60_000);
 });
 
-async function steps(db: Db, noQueue: { db: Db; trialQueue: never }) {
+/** Every queued trial of the sweep finished by hand, on the surface, some minutes ago. */
+async function finishQueued(db: Db, sweepId: string) {
+  const queued = await db.trial.findMany({ where: { sweepId, status: "queued" } });
+  const finishedAt = new Date(Date.now() - 600_000);
+  for (const t of queued) {
+    const testLoss = surfaceLoss(t.lr, t.tokens, t.batchSize) as number;
+    await db.trial.update({ where: { id: t.id }, data: { status: "succeeded", testLoss, finishedAt } });
+  }
+  return queued.length;
+}
+
+async function steps(db: Db, trialQueue: TrialQueue) {
+  const noQueue = { db, trialQueue };
   const created = await createSweep({ ...noQueue, maxTrialsPerSweep: 1000 }, doc("steps", [2048]));
   const id = created.id!;
   const coarse = await db.trial.findMany({ where: { sweepId: id } });
-  for (const t of coarse) {
-    const loss = surfaceLoss(t.lr, t.tokens, t.batchSize) as number;
-    await db.trial.update({ where: { id: t.id }, data: { status: "succeeded", testLoss: loss } });
-  }
+  await finishQueued(db, id);
+  // nothing queued or running, but the search has steps to run: the worker's check leaves it
+  expect(await completeSweepIfDone(db, id)).toBe(false);
   const results = await Promise.all([1, 2, 3].map(() => runSearchStep(noQueue, id, null)));
   const added = results.reduce((s, x) => s + (x?.added ?? 0), 0);
   expect(added).toBeGreaterThan(0);
@@ -144,4 +156,24 @@ async function steps(db: Db, noQueue: { db: Db; trialQueue: never }) {
   const sweep = await db.sweep.findUniqueOrThrow({ where: { id } });
   expect(sweep.status).not.toBe("completed");
   expect(sweep.trialCount).toBe(coarse.length + added);
+  // Without a fitter, the sweeper runs the steps of a sweep left idle, until the search is done.
+  for (let round = 0; round < 20; round++) {
+    await finishQueued(db, id);
+    await db.$executeRawUnsafe(
+      `UPDATE "Sweep" SET status = 'running', "updatedAt" = now() - interval '10 minutes' WHERE id = $1::uuid`,
+      id,
+    );
+    const r = await reconcile(db, trialQueue, { sweepIds: [id], searchIdleMs: 60_000 });
+    expect(r.searchSteps).toBe(1);
+    if ((await db.sweep.findUniqueOrThrow({ where: { id } })).status === "completed") break;
+  }
+  expect((await db.sweep.findUniqueOrThrow({ where: { id } })).status).toBe("completed");
+  for (const batchSize of [4, 8]) {
+    const cell = await db.trial.findMany({ where: { sweepId: id, batchSize } });
+    expect(cell.length).toBeLessThanOrEqual(SEARCH.maxTrials);
+    const best = cell.reduce((a, b) => ((a.testLoss ?? 99) <= (b.testLoss ?? 99) ? a : b));
+    expect(Math.abs(Math.log(best.lr! / (etaStar(2048, batchSize) as number)))).toBeLessThan(
+      Math.log(SEARCH.tolerance ** 2),
+    );
+  }
 }
