@@ -86,3 +86,24 @@ describe("submit --dry-run", () => {
     expect(dryRunPlan(sweep("demo.yaml"), Number.POSITIVE_INFINITY).truncated).toBe(false);
   });
 });
+
+describe("submit --dry-run of an adaptive η search", () => {
+  it("lists the coarse grid with the step that placed each trial and says the search adds more", () => {
+    const doc = {
+      kind: "lr-grid",
+      name: "search",
+      axes: {
+        models: [{ name: "d32", dModel: 32, nLayers: 2, nHeads: 2, dHead: 16, mlpHidden: 128, baseWidth: 32 }],
+        tokens: [25000, 50000],
+        batchSize: [4],
+        lr: { search: { from: 1e-3, to: 1e-1, maxTrials: 9 } },
+      },
+    };
+    const parsed = parseSweepDocument(JSON.stringify(doc), "application/json");
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    const plan = dryRunPlan(parsed.value, 100);
+    expect(plan.trialCount).toBe(10);
+    expect(plan.axes).toContain("the search adds more, at most 9 per (model, T, β): 18 in all");
+    expect(plan.trials.every((t) => t.placedBy === "search:coarse")).toBe(true);
+  });
+});

@@ -365,6 +365,10 @@ function trialTable(rows: TrialRow[], selected: string | null, power = false): s
       : branchesOf.has(t.key)
         ? `<td title="its checkpoints start ${branchesOf.get(t.key)} shorter trials">trunk (${branchesOf.get(t.key)})</td>`
         : "<td>scratch</td>";
+  // Adaptive η search: the step that placed each trial (a column only when the sweep searches η).
+  const searched = rows.some((t) => t.placedBy != null);
+  const placed = (t: TrialRow) =>
+    searched ? `<td class="placed-by">${t.placedBy ? esc(t.placedBy.replace(/^search:/, "")) : "grid"}</td>` : "";
   const knobs = (t: TrialRow) =>
     power
       ? `<td class="power-a">${fmtNum(t.powerA)}</td><td class="power-b">${fmtNum(t.powerB)}</td>`
@@ -374,10 +378,10 @@ function trialTable(rows: TrialRow[], selected: string | null, power = false): s
       (
         t,
       ) => `<tr class="trial-row${t.id === selected ? " selected" : ""}" data-trial="${esc(t.id)}"><td>${fmtTokens(t.tokens)}</td><td>${t.batchSize ?? "–"}</td>
-      ${knobs(t)}<td><span class="status ${esc(t.status)}">${esc(t.status)}</span></td>${run(t)}<td>${fmtNum(t.testLoss)}</td><td>${fmtNum(t.testPerplexity)}</td></tr>`,
+      ${knobs(t)}<td><span class="status ${esc(t.status)}">${esc(t.status)}</span></td>${run(t)}${placed(t)}<td>${fmtNum(t.testLoss)}</td><td>${fmtNum(t.testPerplexity)}</td></tr>`,
     )
     .join("");
-  return `<div class="scroll tall" tabindex="0" role="region" aria-label="Trials"><table class="table compact clickable"><thead><tr><th>T</th><th>β</th>${power ? "<th>a</th><th>b</th>" : "<th>η</th>"}<th>status</th><th>run</th><th>test loss</th><th>ppl</th></tr></thead><tbody>${body}</tbody></table></div>`;
+  return `<div class="scroll tall" tabindex="0" role="region" aria-label="Trials"><table class="table compact clickable"><thead><tr><th>T</th><th>β</th>${power ? "<th>a</th><th>b</th>" : "<th>η</th>"}<th>status</th><th>run</th>${searched ? '<th title="the η search step that placed the trial">placed by</th>' : ""}<th>test loss</th><th>ppl</th></tr></thead><tbody>${body}</tbody></table></div>`;
 }
 
 export function fleetPage(workers: WorkerRow[], now = Date.now()): string {

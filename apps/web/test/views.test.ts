@@ -196,3 +196,44 @@ describe("shared trunks on the sweep page", () => {
     expect(html).toContain("shared trunks: trains 87% of the tokens from scratch");
   });
 });
+
+describe("an adaptive η search on the sweep page", () => {
+  it("shows the step that placed each trial next to how it runs", () => {
+    const coarse = trialRow({ id: "c", tokens: 1e9, batchSize: 64, lr: 1e-3, status: "succeeded" });
+    const refine = trialRow({ id: "r", tokens: 1e9, batchSize: 64, lr: 2e-3, status: "queued" });
+    const data = {
+      sweep: sweepOf({
+        kind: "lr-grid",
+        status: "running",
+        trialCount: 2,
+        counts: { queued: 1, running: 0, succeeded: 1, failed: 0, diverged: 0, cancelled: 0 },
+      }),
+      trials: [
+        { ...coarse, placedBy: "search:coarse" },
+        { ...refine, placedBy: "search:refine" },
+      ],
+      fit: null,
+      trial: null,
+    };
+    const html = sweepPage(
+      data,
+      resolveSelection(data, { model: null, batchSize: null, tokens: null, trialId: null }),
+      640,
+    );
+    const row = (id: string) =>
+      html.slice(html.indexOf(`data-trial="${id}"`), html.indexOf("</tr>", html.indexOf(`data-trial="${id}"`)));
+    expect(html).toContain("<th>run</th>");
+    expect(html).toContain("placed by</th>");
+    expect(row("c")).toContain('<td class="placed-by">coarse</td>');
+    expect(row("r")).toContain('<td class="placed-by">refine</td>');
+    expect(row("r")).toContain("scratch");
+    // a grid sweep's table has no such column
+    const grid = { ...data, trials: [coarse, refine] };
+    const plain = sweepPage(
+      grid,
+      resolveSelection(grid, { model: null, batchSize: null, tokens: null, trialId: null }),
+      640,
+    );
+    expect(plain).not.toContain("placed by");
+  });
+});

@@ -8,3 +8,4 @@ export * from "./lrSearch.ts";
 export * from "./powerLaw.ts";
 export * from "./powerSweep.ts";
 export { mulberry32, normal, quantileSorted } from "./rng.ts";
+export * from "./searchSteps.ts";

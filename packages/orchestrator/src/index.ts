@@ -34,6 +34,7 @@ export {
   type TrialResultRecord,
 } from "./results.ts";
 export * from "./retry.ts";
+export * from "./search.ts";
 export * from "./sweeps.ts";
 export * from "./tokens.ts";
 export { compactGridChunk, gridCopyRows } from "./trialInsert.ts";

@@ -8,14 +8,19 @@
 //   3. finishes cancels (queued trials of a cancelled sweep become cancelled) and removes sweeps
 //      whose accept died half-way (still `creating`, heartbeat stopped): no worker ever claimed
 //      their trials;
-//   4. settles sweep statuses (running once a trial started, completed when nothing is left).
+//   4. settles sweep statuses (running once a trial started, completed when nothing is left; a
+//      searched sweep is completed by its search step, search.ts);
+//   5. runs the search step of a searched sweep the fitter left idle (no fitter, lost fit request).
 // Safe to run at any time and from several processes: every step is a conditional statement and
 // enqueueing is idempotent (the job id is the trial id).
 import type { Db } from "@powersweep/db";
+import type { SweepFit } from "@powersweep/fit";
 import type { EnqueueTrial, TrialQueue } from "@powersweep/queue";
 import { BRANCH_READY, releaseOrphanBranches } from "./branches.ts";
 import { ensureJobs } from "./jobs.ts";
+import { NOT_SEARCHED_SQL } from "./results.ts";
 import { retryDelayMs, SQL_ATTEMPT_LIMIT } from "./retry.ts";
+import { runSearchStep } from "./search.ts";
 
 export interface ReconcileResult {
   /** Queued trials examined. */
@@ -34,6 +39,8 @@ export interface ReconcileResult {
   completed: number;
   /** Sweeps whose accept died (still `creating`, no heartbeat for abandonedAfterMs), removed. */
   abandoned: number;
+  /** Searched sweeps left idle for searchIdleMs whose search step ran here (search.ts). */
+  searchSteps: number;
 }
 
 /** Queued trials fetched per page. */
@@ -47,7 +54,16 @@ export interface ReconcileOptions {
    * runs) is older than this was left by an accept that died: it is deleted (default 120 s).
    */
   abandonedAfterMs?: number;
+  /**
+   * A searched sweep (`axes.lr.search`) with nothing queued or running, no trial finished and no
+   * update for this long, is one whose search step the fitter did not run: the sweeper runs it
+   * (default 60 s; the fitter's step follows each result within seconds).
+   */
+  searchIdleMs?: number;
 }
+
+/** See ReconcileOptions.searchIdleMs. */
+export const SEARCH_IDLE_MS = 60_000;
 
 /** See ReconcileOptions.abandonedAfterMs. */
 export const ABANDONED_AFTER_MS = 120_000;
@@ -55,7 +71,7 @@ export const ABANDONED_AFTER_MS = 120_000;
 export async function reconcile(
   db: Db,
   queue: TrialQueue,
-  { sweepIds, abandonedAfterMs = ABANDONED_AFTER_MS }: ReconcileOptions = {},
+  { sweepIds, abandonedAfterMs = ABANDONED_AFTER_MS, searchIdleMs = SEARCH_IDLE_MS }: ReconcileOptions = {},
 ): Promise<ReconcileResult> {
   const scope = (n: number) => (sweepIds ? `AND s.id = ANY($${n}::uuid[])` : "");
   const scopeArgs = sweepIds ? [sweepIds] : [];
@@ -126,11 +142,33 @@ export async function reconcile(
   );
   const completed = await db.$executeRawUnsafe(
     `UPDATE "Sweep" s SET status = 'completed', "finishedAt" = now(), "updatedAt" = now()
-     WHERE s.status IN ('queued', 'running')
+     WHERE s.status IN ('queued', 'running') AND ${NOT_SEARCHED_SQL}
        AND NOT EXISTS (SELECT 1 FROM "Trial" t WHERE t."sweepId" = s.id AND t.status IN ('queued', 'running'))
        ${scope(1)}`,
     ...scopeArgs,
   );
+  // 5. Searched sweeps the fitter left idle (its step after the last refit never ran: no fitter,
+  // or its fit request was lost): their search step runs here, with the latest stored fit.
+  const idle = await db.$queryRawUnsafe<Array<{ id: string }>>(
+    `SELECT s.id::text AS id FROM "Sweep" s
+     WHERE s.status IN ('queued', 'running') AND NOT ${NOT_SEARCHED_SQL}
+       AND NOT EXISTS (SELECT 1 FROM "Trial" t WHERE t."sweepId" = s.id
+         AND (t.status IN ('queued', 'running') OR t."finishedAt" > now() - make_interval(secs => $1)))
+       AND s."updatedAt" < now() - make_interval(secs => $1)
+       ${scope(2)}`,
+    searchIdleMs / 1000,
+    ...scopeArgs,
+  );
+  let searchSteps = 0;
+  for (const { id } of idle) {
+    const fit = await db.fit.findFirst({
+      where: { sweepId: id },
+      orderBy: { createdAt: "desc" },
+      select: { result: true },
+    });
+    if (await runSearchStep({ db, trialQueue: queue }, id, (fit?.result as unknown as SweepFit | undefined) ?? null))
+      searchSteps++;
+  }
   return {
     checked,
     requeued: requeued,
@@ -141,6 +179,7 @@ export async function reconcile(
     started,
     completed,
     abandoned,
+    searchSteps,
   };
 }
 

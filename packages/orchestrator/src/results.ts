@@ -3,7 +3,8 @@
 //   recordResult  the result and the final status in one transaction, only for the attempt that
 //                 is running and has no result yet (a second completion changes nothing)
 //   recordResults the same for several results in one statement
-//   completeSweepIfDone  a sweep with nothing queued or running becomes completed
+//   completeSweepIfDone  a sweep with nothing queued or running becomes completed (not a searched
+//                 one: its search step completes it, search.ts)
 // trialWriter.ts groups claims and results (group commit) into one statement.
 import { execute, queryRows, type SqlClient } from "./sql.ts";
 import { recordDefinition, resultAssignments, TRIAL_RESULT_COLUMNS } from "./trialRow.ts";
@@ -270,15 +271,22 @@ export function resultOutcomes(writes: ResultWrite[], rows: ResultRow[]): Record
 }
 
 /**
- * Marks a sweep completed when none of its trials is queued or running. Run it after the result's
- * commit: of two trials finishing at once, the later commit's check sees both, so the last result
- * always completes the sweep. Returns whether it changed.
+ * A sweep whose lr axis is searched (`axes.lr.search`) is completed by its search step
+ * (search.ts, after a refit) once every cell's search has ended, never by the trial counts alone:
+ * with nothing queued or running it may still have search steps to run.
+ */
+export const NOT_SEARCHED_SQL = `(s.spec #> '{axes,lr,search}') IS NULL`;
+
+/**
+ * Marks a sweep completed when none of its trials is queued or running (a searched sweep: see
+ * NOT_SEARCHED_SQL). Run it after the result's commit: of two trials finishing at once, the later
+ * commit's check sees both, so the last result always completes the sweep. Returns whether it changed.
  */
 export async function completeSweepIfDone(db: SqlClient, sweepId: string): Promise<boolean> {
   const n = await execute(
     db,
     `UPDATE "Sweep" s SET status = 'completed', "finishedAt" = now(), "updatedAt" = now()
-     WHERE s.id = $1::uuid AND s.status IN ('queued', 'running')
+     WHERE s.id = $1::uuid AND s.status IN ('queued', 'running') AND ${NOT_SEARCHED_SQL}
        AND NOT EXISTS (SELECT 1 FROM "Trial" t WHERE t."sweepId" = s.id AND t.status IN ('queued', 'running'))`,
     [sweepId],
   );

@@ -46,6 +46,8 @@ export const TRIAL_EXPANSION_COLUMNS = [
   // Shared trunks (branches.ts): the trial it branches from, and the step of that checkpoint.
   { name: "branchFrom", type: "text" },
   { name: "branchStep", type: "int" },
+  // Adaptive η search (search.ts): the step that placed the trial; null for a grid point.
+  { name: "placedBy", type: "text" },
 ] as const satisfies ReadonlyArray<TrialColumn<keyof ExpandedTrial>>;
 
 /** The outcome an imported trial carries (ImportedTrial), as a finished trial row stores it. */

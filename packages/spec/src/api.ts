@@ -202,6 +202,12 @@ export const SweepSizeSchema = Type.Object(
     trials: Count,
     axes: Type.Record(Type.String(), Count, { description: "Axis sizes in product order." }),
     description: Type.String(),
+    searchMaxTrials: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description: "An adaptive η search (lr.search): the most trials the sweep may reach in all.",
+      }),
+    ),
   },
   closed,
 );
@@ -232,6 +238,14 @@ const branchFields = {
     ),
   ),
   branchStep: Type.Optional(Nullable(Type.Integer({ description: "Steps taken from that checkpoint." }))),
+  placedBy: Type.Optional(
+    Nullable(
+      Type.String({
+        description:
+          'The step that placed the trial: null for a grid point, "search:coarse", "search:refine", "search:extend-higher", "search:extend-lower" for an adaptive η search (docs/documents.md).',
+      }),
+    ),
+  ),
 };
 
 /** A trial as expansion produces it (dry runs preview the first ones). */

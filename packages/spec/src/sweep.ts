@@ -116,6 +116,56 @@ const BatchSizeAxis = numberAxis(
   "β: sequences per step (range values are rounded).",
 );
 const LrAxis = numberAxis(finite({ exclusiveMinimum: 0 }), "η: peak learning rate.");
+
+/** Defaults of an adaptive η search (`axes.lr.search`). */
+export const LR_SEARCH_DEFAULTS = { tolerance: 1.25, maxTrials: 8, initialPoints: 5 };
+
+/**
+ * Adaptive η search per (model, T, β) (issue: study engine): a coarse log grid over [from, to],
+ * then learning rates placed around the best point until η_opt is known within a factor
+ * `tolerance` or the cell has run `maxTrials` trials (packages/fit lrSearch.ts).
+ */
+export const LrSearchSchema = Type.Object(
+  {
+    search: Type.Object(
+      {
+        from: finite({ exclusiveMinimum: 0, description: "Smallest η of the coarse grid." }),
+        to: finite({ exclusiveMinimum: 0, description: "Largest η of the coarse grid (> from)." }),
+        tolerance: Type.Optional(
+          finite({
+            exclusiveMinimum: 1,
+            maximum: 100,
+            description: "Stop when η_opt's 95% interval lies within this factor of it (default 1.25).",
+          }),
+        ),
+        maxTrials: Type.Optional(
+          Type.Integer({
+            minimum: 3,
+            maximum: 1000,
+            description: "Trials per (model, T, β) at most, the coarse grid included (default 8).",
+          }),
+        ),
+        initialPoints: Type.Optional(
+          Type.Integer({ minimum: 3, maximum: 100, description: "Points of the coarse grid (default 5)." }),
+        ),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type LrSearch = Static<typeof LrSearchSchema>["search"];
+
+const LrGridLrAxis = Type.Union(
+  [
+    Type.Array(finite({ exclusiveMinimum: 0 }), { minItems: 1, maxItems: MAX_AXIS_POINTS }),
+    LogspaceSchema,
+    LinspaceSchema,
+    GeometricSchema,
+    LrSearchSchema,
+  ],
+  { description: "η: peak learning rate: a list, a range helper, or an adaptive search ({ search: … })." },
+);
 const PowerAAxis = numberAxis(finite({ exclusiveMinimum: 0 }), "a of eq. 7.");
 const PowerBAxis = Type.Union(
   [
@@ -208,7 +258,13 @@ export const PowerScheduleSchema = Type.Object(
 );
 
 export const LrGridAxesSchema = Type.Object(
-  { models: ModelsAxis, tokens: TokensAxis, batchSize: BatchSizeAxis, lr: LrAxis, seeds: Type.Optional(SeedsAxis) },
+  {
+    models: ModelsAxis,
+    tokens: TokensAxis,
+    batchSize: BatchSizeAxis,
+    lr: LrGridLrAxis,
+    seeds: Type.Optional(SeedsAxis),
+  },
   { additionalProperties: false },
 );
 export const PowerGridAxesSchema = Type.Object(
@@ -540,6 +596,18 @@ function semanticErrors(axes: Record<string, unknown>, prefix: string): Document
   if (tokens && typeof tokens === "object" && "linspace" in tokens && (tokens.linspace as { from: number }).from <= 0)
     errs.push({ path: `${prefix}/tokens/linspace/from`, message: "must be > 0 (tokens are positive)" });
   const lr = axes.lr;
+  if (lr && typeof lr === "object" && "search" in lr) {
+    const r = lr.search as { from: number; to: number; initialPoints?: number; maxTrials?: number };
+    if (!(r.from < r.to))
+      errs.push({ path: `${prefix}/lr/search/from`, message: `from (${r.from}) must be < to (${r.to})` });
+    const initial = r.initialPoints ?? LR_SEARCH_DEFAULTS.initialPoints;
+    const max = r.maxTrials ?? LR_SEARCH_DEFAULTS.maxTrials;
+    if (initial > max)
+      errs.push({
+        path: `${prefix}/lr/search/maxTrials`,
+        message: `maxTrials (${max}) must be ≥ initialPoints (${initial})`,
+      });
+  }
   if (lr && typeof lr === "object" && "linspace" in lr && (lr.linspace as { from: number }).from <= 0)
     errs.push({ path: `${prefix}/lr/linspace/from`, message: "must be > 0 (learning rates are positive)" });
   const powerB = axes.powerB;

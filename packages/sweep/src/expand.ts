@@ -7,6 +7,8 @@ import {
   type GridSweep,
   type ImportRowStatus,
   type ImportSweep,
+  LR_SEARCH_DEFAULTS,
+  type LrSearch,
   type ModelShape,
   type NumberAxis,
   SCHEDULE_DEFAULTS,
@@ -68,6 +70,17 @@ export interface ResolvedAxes {
   seeds: number[];
 }
 
+/** An adaptive η search with its defaults filled in (`axes.lr.search`, docs/documents.md). */
+export type ResolvedLrSearch = Required<LrSearch>;
+
+/** The sweep's adaptive η search, defaults filled in; null for a sweep with an lr list or range. */
+export function lrSearchOf(doc: SweepDocument): ResolvedLrSearch | null {
+  if (doc.kind !== "lr-grid") return null;
+  const lr = doc.axes.lr;
+  if (!lr || typeof lr !== "object" || Array.isArray(lr) || !("search" in lr)) return null;
+  return { ...LR_SEARCH_DEFAULTS, ...lr.search };
+}
+
 export function resolveAxes(doc: GridSweep): ResolvedAxes {
   const base = {
     models: uniqueModels(doc.axes.models),
@@ -75,12 +88,22 @@ export function resolveAxes(doc: GridSweep): ResolvedAxes {
     batchSize: axisValues(doc.axes.batchSize, { integer: true }),
     seeds: seedValues(doc.axes.seeds),
   };
-  if (doc.kind === "lr-grid") return { ...base, lr: axisValues(doc.axes.lr) };
+  if (doc.kind === "lr-grid") {
+    const search = lrSearchOf(doc);
+    // An adaptive search starts from its coarse grid (packages/fit nextLrs([], …): the same log grid).
+    const lr = search
+      ? axisValues({ logspace: { from: search.from, to: search.to, num: search.initialPoints } })
+      : axisValues(doc.axes.lr as NumberAxis);
+    return { ...base, lr };
+  }
   return { ...base, powerA: axisValues(doc.axes.powerA), powerB: axisValues(doc.axes.powerB as NumberAxis) };
 }
 
 export interface SweepSize {
+  /** Trials the document asks for now (an adaptive η search: its coarse grid). */
   trials: number;
+  /** An adaptive η search: the most trials the sweep may reach in all (maxTrials per (model, T, β)). */
+  searchMaxTrials?: number;
   /** Axis sizes in product order, e.g. { models: 3, tokens: 8, … }. */
   axes: Record<string, number>;
   /** "3 models × 8 tokens × 6 batchSize × 12 lr × 2 seeds = 3456 trials". */
@@ -114,7 +137,17 @@ export function sweepSize(doc: SweepDocument): SweepSize {
   const description = `${Object.entries(axes)
     .map(([k, n]) => `${n} ${k}`)
     .join(" × ")} = ${trials} trials`;
-  return { trials, axes, description };
+  const search = lrSearchOf(doc);
+  if (!search) return { trials, axes, description };
+  // Every (model, T, β) cell runs at most maxTrials trials (each seed of a learning rate counts).
+  const cells = a.models.length * a.tokens.length * a.batchSize.length;
+  const searchMaxTrials = cells * Math.max(search.maxTrials, (a.lr?.length ?? 0) * a.seeds.length);
+  return {
+    trials,
+    axes,
+    searchMaxTrials,
+    description: `${description} (coarse grid of an η search; the search adds more, at most ${search.maxTrials} per (model, T, β): ${searchMaxTrials} in all)`,
+  };
 }
 
 /** One expanded trial: its full config plus the denormalised columns the Trial row carries. */
@@ -136,6 +169,11 @@ export interface ExpandedTrial {
   branchFrom: string | null;
   /** Steps taken from that trial's checkpoint: the branch trains the rest. */
   branchStep: number | null;
+  /**
+   * The step that placed the trial: absent (null) for a grid point; "search:coarse",
+   * "search:refine", "search:extend-higher", … for an adaptive η search (packages/fit lrSearch.ts).
+   */
+  placedBy?: string | null;
 }
 
 function fixedSettings(doc: GridSweep) {
@@ -196,6 +234,7 @@ export function* expandSweep(doc: GridSweep): Generator<ExpandedTrial> {
   };
   // The longest trial of each trunk group (same config but T) hosts the trunk; see trunks.ts.
   const share = doc.share ?? "trunks";
+  const placed = lrSearchOf(doc) ? { placedBy: "search:coarse" } : {};
   const hostTokens = Math.max(...a.tokens);
   for (const model of a.models) {
     const modelJson = canonicalJson(model);
@@ -247,10 +286,44 @@ export function* expandSweep(doc: GridSweep): Generator<ExpandedTrial> {
                 seed,
                 branchFrom,
                 branchStep,
+                ...placed,
               };
             }
           }
   }
+}
+
+/** A trial an adaptive η search places in one (model, T, β) cell. */
+export interface SearchPoint {
+  model: string;
+  tokens: number;
+  batchSize: number;
+  lr: number;
+  seed: number;
+  /** "search:refine", "search:extend-higher", …: stored with the trial. */
+  placedBy: string;
+}
+
+/**
+ * The trials of search-placed points of an lr-grid sweep, configured as its grid trials are
+ * (learning rates rounded as range helpers round them). They train from scratch: a searched η
+ * rarely shares a trunk with another trial. Points of unknown models are skipped.
+ */
+export function searchTrials(doc: GridSweep, points: SearchPoint[]): ExpandedTrial[] {
+  if (doc.kind !== "lr-grid") return [];
+  const models = new Map(uniqueModels(doc.axes.models).map((m) => [m.name, m]));
+  const out: ExpandedTrial[] = [];
+  for (const p of points) {
+    const model = models.get(p.model);
+    if (!model) continue;
+    const one: GridSweep = {
+      ...doc,
+      share: "none",
+      axes: { models: [model], tokens: [p.tokens], batchSize: [p.batchSize], lr: [round(p.lr)], seeds: [p.seed] },
+    };
+    for (const t of expandSweep(one)) out.push({ ...t, placedBy: p.placedBy });
+  }
+  return out;
 }
 
 /** Expands in chunks, yielding to the event loop between chunks (large sweeps stay responsive). */
@@ -268,7 +341,8 @@ export async function* expandSweepInChunks(doc: GridSweep, chunk = 2000): AsyncG
 }
 
 /** An imported result row as a finished trial. */
-export interface ImportedTrial extends Omit<ExpandedTrial, "config" | "dModel" | "branchFrom" | "branchStep"> {
+export interface ImportedTrial
+  extends Omit<ExpandedTrial, "config" | "dModel" | "branchFrom" | "branchStep" | "placedBy"> {
   dModel: number | null;
   config: Record<string, unknown>;
   trainLoss: number | null;
@@ -348,7 +422,14 @@ export function extendSweep(doc: GridSweep, ext: ExtendDocument): GridSweep {
     batchSize: union(a.batchSize, ext.batchSize, true),
     seeds: ext.seeds === undefined ? a.seeds : [...new Set([...a.seeds, ...seedValues(ext.seeds)])],
   };
-  if (doc.kind === "lr-grid") return { ...doc, axes: { ...axes, lr: union(a.lr ?? [], ext.lr) } };
+  if (doc.kind === "lr-grid") {
+    if (lrSearchOf(doc)) {
+      // A searched axis stays a search: new models, T, β or seeds get its coarse grid.
+      if (ext.lr !== undefined) throw new ExtendError("/lr", "the lr axis is searched (lr.search): extend other axes");
+      return { ...doc, axes: { ...axes, lr: doc.axes.lr } };
+    }
+    return { ...doc, axes: { ...axes, lr: union(a.lr ?? [], ext.lr) } };
+  }
   return {
     ...doc,
     axes: {

@@ -91,7 +91,7 @@ function dryRun(doc: SweepDocument, o: JsonFlag & { limit?: string; all?: boolea
   console.log(`dry run (checked and expanded here; nothing was sent): ${n} trials (${plan.axes})`);
   const saved = tokenPlanLine(plan.trainingTokens);
   if (saved) console.log(saved);
-  if (plan.trials.length) console.log(renderTable(plan.trials.map(trialRow)));
+  if (plan.trials.length) console.log(renderTable(trialRows(plan.trials)));
   if (plan.truncated) console.log(`showing ${plan.trials.length} of ${n} trials: --limit N or --all to see more`);
   console.log("the server checks its own limits (trial cap, trainers the fleet offers) when you submit");
 }
@@ -100,6 +100,25 @@ const fmtNumber = (v: unknown) =>
   typeof v === "number" ? (Math.abs(v) >= 1e4 ? v.toExponential(2) : String(v)) : v == null ? "" : String(v);
 /** Learning rates and the Power scheduler's a in one format (2.50e-3, 1.00e-2), so a column reads down evenly. */
 const fmtRate = (v: unknown) => (typeof v === "number" ? lrText(v) : "");
+
+/**
+ * Table rows for trials; a dry run's planned trials have no id, status or result columns. A
+ * `placedBy` column (the adaptive η search's step that placed each trial) when any trial has one.
+ */
+function trialRows(ts: Array<Record<string, unknown>>): Array<Record<string, string>> {
+  const placed = ts.some((t) => t.placedBy != null);
+  return ts.map((t) => {
+    const row = trialRow(t);
+    if (!placed) return row;
+    const { status, testLoss, ...rest } = row;
+    return {
+      ...rest,
+      placedBy: t.placedBy == null ? "grid" : String(t.placedBy),
+      ...(status !== undefined ? { status } : {}),
+      ...(testLoss !== undefined ? { testLoss } : {}),
+    };
+  });
+}
 
 /** A table row for a trial; a dry run's planned trials have no id, status or result columns. */
 function trialRow(t: Record<string, unknown>): Record<string, string> {
@@ -223,7 +242,7 @@ export async function trials(
   });
   if (o.json) return console.log(JSON.stringify(res));
   if (!res.items.length) return console.log(offset ? `no trials past ${offset}` : "no trials match");
-  console.log(renderTable(res.items.map(trialRow)));
+  console.log(renderTable(trialRows(res.items as unknown as Array<Record<string, unknown>>)));
   const end = offset + res.items.length;
   if (typeof res.total === "number" && end < res.total)
     console.log(`trials ${offset + 1}–${end} of ${res.total}: next page with --offset ${end}`);
