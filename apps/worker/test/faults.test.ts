@@ -25,8 +25,6 @@ async function checkpointTokens(f: Fleet, trialId: string): Promise<number> {
   return c.tokens;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] as number;
-
 /**
  * The running trial of the given worker process, once it has been running for `minMs` and has
  * written a checkpoint of at least `minCheckpointTokens` (a loaded machine may start a trainer late).
@@ -58,10 +56,9 @@ describe("worker faults", () => {
     expect(t.resultAttempt).toBe(2);
     expect(t.workerId).not.toBe(victim.id);
     expect(t.checkpointPath).toBe(join(fleet.checkpointDir, trial.id));
+    // That attempt 2 resumed from the checkpoint (not from zero, with the same result) is asserted
+    // without a clock by the trainers' resume tests (packages/trainer/test).
     const all = await fleet.db.trial.findMany({ where: { sweepId } });
-    // resumed: the second attempt did not start from zero, so it took less time than the others
-    const others = all.filter((x) => x.id !== trial.id).map((x) => x.wallSeconds as number);
-    expect(t.wallSeconds as number).toBeLessThan(0.9 * median(others));
     expect(all.map((x) => x.status)).toEqual(["succeeded", "succeeded", "succeeded", "succeeded"]);
     expect(all.filter((x) => x.id !== trial.id).every((x) => x.attempts === 1)).toBe(true);
   });
@@ -93,11 +90,6 @@ describe("worker faults", () => {
     expect(t.attempts).toBe(2);
     expect(t.resultAttempt).toBe(2);
     expect(t.workerId).toBe(other.id);
-    // resumed from the checkpoint: faster than the trials that ran from zero
-    const others = (await fleet.db.trial.findMany({ where: { sweepId, id: { not: trial.id } } })).map(
-      (x) => x.wallSeconds as number,
-    );
-    expect(t.wallSeconds as number).toBeLessThan(0.9 * median(others));
   });
 });
 
@@ -163,6 +155,8 @@ describe("Postgres is the record", () => {
         kind: "lr-grid",
         name: "half-written",
         trainer: "sleep",
+        // every trial runnable at once (no branch waiting for a trunk): jobs from the first chunks on
+        share: "none",
         axes: {
           models: [tinyConfig(0).model],
           tokens: Array.from({ length: 20 }, (_, i) => 100 + i),
