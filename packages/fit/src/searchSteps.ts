@@ -11,6 +11,8 @@
 //     log-log) centres the coarse grid of a cell that has not run one: center = β·a·T^b;
 //   - a new η runs once per seed of the document; an η the search asks to repeat (finer than the
 //     noise resolves) runs with the smallest seed it has not run with yet.
+
+import type { SearchPoint } from "@powersweep/spec";
 import type { GammaRow } from "./gamma.ts";
 import { type LrObservation, type LrSearchState, nextLrs } from "./lrSearch.ts";
 
@@ -44,15 +46,7 @@ export interface SearchPlanOptions {
 }
 
 /** A trial to add: its cell, η and seed, and the step that placed it. */
-export interface SearchPlacement {
-  model: string;
-  tokens: number;
-  batchSize: number;
-  lr: number;
-  seed: number;
-  /** `search:${state}`, e.g. "search:refine". */
-  placedBy: string;
-}
+export type SearchPlacement = SearchPoint;
 
 export interface SearchCellPlan {
   model: string;

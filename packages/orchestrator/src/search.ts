@@ -9,7 +9,7 @@
 // inserts, so two steps run one after the other, and the second sees the first's trials pending.
 // A rerun with the same results plans the same keys, which the Trial key (sweepId, key) dedupes.
 import type { Db } from "@powersweep/db";
-import { planSearchSteps, type SearchCellPlan, type SweepFit } from "@powersweep/fit";
+import { planSearchSteps, type SearchCellPlan, type SearchTrial, type SweepFit } from "@powersweep/fit";
 import { enqueueTrials, type TrialQueue } from "@powersweep/queue";
 import type { GridSweep, SweepDocument } from "@powersweep/spec";
 import { lrSearchOf, resolveAxes, searchTrials } from "@powersweep/sweep";
@@ -32,16 +32,6 @@ export interface SearchStepOutcome {
   /** This step marked the sweep completed. */
   completed: boolean;
   cells: SearchCellPlan[];
-}
-
-interface TrialRowRead {
-  model: string;
-  tokens: number;
-  batchSize: number;
-  lr: number | null;
-  seed: number;
-  status: string;
-  testLoss: number | null;
 }
 
 /**
@@ -68,7 +58,7 @@ export async function runSearchStep(
         [sweepId],
       );
       if (!locked || (locked.status !== "queued" && locked.status !== "running")) return null;
-      const trials = await queryRows<TrialRowRead>(
+      const trials = await queryRows<SearchTrial>(
         tx,
         `SELECT model, tokens, "batchSize", lr, seed, status::text AS status, "testLoss" FROM "Trial"
          WHERE "sweepId" = $1::uuid ORDER BY "createdAt", key`,

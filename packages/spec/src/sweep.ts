@@ -755,3 +755,14 @@ export function parseExtendDocument(text: string, contentType: string): ParseRes
   if (errors.length) return { ok: false, errors: withLines(errors, src.value) };
   return { ok: true, value: value as ExtendDocument };
 }
+
+/** A trial an adaptive η search places in one (model, T, β) cell (packages/fit plans it, packages/sweep builds it). */
+export interface SearchPoint {
+  model: string;
+  tokens: number;
+  batchSize: number;
+  lr: number;
+  seed: number;
+  /** "search:refine", "search:extend-higher", …: stored with the trial. */
+  placedBy: string;
+}

@@ -13,6 +13,7 @@ import {
   type NumberAxis,
   SCHEDULE_DEFAULTS,
   type ScheduleSpec,
+  type SearchPoint,
   type SeedsAxisValue,
   type SweepDocument,
   TRAINING_DEFAULTS,
@@ -291,17 +292,6 @@ export function* expandSweep(doc: GridSweep): Generator<ExpandedTrial> {
             }
           }
   }
-}
-
-/** A trial an adaptive η search places in one (model, T, β) cell. */
-export interface SearchPoint {
-  model: string;
-  tokens: number;
-  batchSize: number;
-  lr: number;
-  seed: number;
-  /** "search:refine", "search:extend-higher", …: stored with the trial. */
-  placedBy: string;
 }
 
 /**
