@@ -9,8 +9,8 @@
 // the next trial's start.
 //
 // Postgres per trial: the claim (markRunning, orchestrator claims.ts: queued → running with a lease)
-// and the result through one group-commit writer (createTrialWriter, trialWriter.ts): claims and results of concurrent slots share one
-// statement, each row stays idempotent, all as prepared statements. A claim alone goes to a pool
+// and the result through one group-commit writer (createTrialWriter, trialWriter.ts): claims and
+// results of concurrent slots share one statement, each row stays idempotent, all as prepared statements. A claim alone goes to a pool
 // with synchronous_commit = off (a claim lost in a Postgres crash leaves the trial queued, and the
 // sweeper gives it a job again); a result, or a result with the next trial's claim (one statement:
 // with one slot, the usual case), commits synchronously. The BullMQ job is acknowledged only after
