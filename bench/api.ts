@@ -9,34 +9,13 @@ import { createDb } from "@powersweep/db";
 import { createApiToken } from "@powersweep/orchestrator";
 import { createRedis, createTrialQueue, trialJobOptions } from "@powersweep/queue";
 import { ensurePostgres, ensureRedis, loadConfig } from "@powersweep/runtime";
+import { benchSweep, percentile } from "./lib/stats.ts";
 import { throwawayDatabase } from "./lib/throwaway-db.ts";
-
-const model = (i: number) => ({
-  name: `m${i}`,
-  dModel: 64,
-  nLayers: 2,
-  nHeads: 4,
-  dHead: 16,
-  mlpHidden: 256,
-  baseWidth: 32,
-});
 
 /** models × 10 tokens × 10 batchSize × 10 lr × seeds. */
 function sweepOf(trials: number) {
   const seeds = trials >= 10_000 ? 10 : 1;
-  const models = trials / (1000 * seeds);
-  return {
-    kind: "lr-grid",
-    name: `bench ${trials}`,
-    tags: ["bench"],
-    axes: {
-      models: Array.from({ length: models }, (_, i) => model(i)),
-      tokens: { geometric: { from: 1e5, factor: 2, count: 10 } },
-      batchSize: { geometric: { from: 4, factor: 2, count: 10 } },
-      lr: { logspace: { from: 1e-4, to: 3e-2, num: 10 } },
-      seeds: { count: seeds },
-    },
-  };
+  return benchSweep(`bench ${trials}`, trials / (1000 * seeds), seeds, ["bench"]);
 }
 
 /** Samples (alternating raw and accept, medians kept) per sweep size below 100k. */
@@ -44,11 +23,6 @@ const REPEATS: Record<number, number> = { 1000: 5, 10000: 3 };
 
 /** The reference: sequential addBulk of 1000 jobs at a time, fixed so it does not move when ENQUEUE_CHUNK is tuned. */
 const RAW_CHUNK = 1000;
-
-const percentile = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
-};
 
 export async function run(): Promise<Record<string, unknown>> {
   const base = loadConfig();

@@ -10,35 +10,13 @@ import { createDb } from "@powersweep/db";
 import { createApiToken } from "@powersweep/orchestrator";
 import { createRedis, createTrialQueue } from "@powersweep/queue";
 import { ensurePostgres, ensureRedis, loadConfig } from "@powersweep/runtime";
+import { benchSweep, percentile } from "./lib/stats.ts";
 import { throwawayDatabase } from "./lib/throwaway-db.ts";
 
 const TRIALS = Number(process.env.CANCEL_TRIALS ?? 200_000);
 
-const percentile = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
-};
-
 /** `models` × 10 tokens × 10 batchSize × 10 lr × 10 seeds. */
-const sweepOf = (name: string, models: number) => ({
-  kind: "lr-grid",
-  name,
-  axes: {
-    models: Array.from({ length: models }, (_, i) => ({
-      name: `m${i}`,
-      dModel: 64,
-      nLayers: 2,
-      nHeads: 4,
-      dHead: 16,
-      mlpHidden: 256,
-      baseWidth: 32,
-    })),
-    tokens: { geometric: { from: 1e5, factor: 2, count: 10 } },
-    batchSize: { geometric: { from: 4, factor: 2, count: 10 } },
-    lr: { logspace: { from: 1e-4, to: 3e-2, num: 10 } },
-    seeds: { count: 10 },
-  },
-});
+const sweepOf = (name: string, models: number) => benchSweep(name, models, 10);
 
 export async function run(): Promise<Record<string, unknown>> {
   const base = loadConfig();

@@ -13,6 +13,7 @@ import { createDb } from "@powersweep/db";
 import { createApiToken } from "@powersweep/orchestrator";
 import { ensurePostgres, ensureRedis, loadConfig } from "@powersweep/runtime";
 import autocannon from "autocannon";
+import { percentile } from "./lib/stats.ts";
 import { throwawayDatabase } from "./lib/throwaway-db.ts";
 
 const RATE = Number(process.env.LOAD_RATE ?? 500);
@@ -24,11 +25,6 @@ const root = join(import.meta.dirname, "..");
 const cli = [process.execPath, process.env.LOAD_CLI ?? join(root, "apps", "cli", "dist", "main.js")];
 /** LOAD_PROFILE_DIR=dir: the API process writes a V8 CPU profile there (--cpu-prof) when it exits. */
 const PROFILE_DIR = process.env.LOAD_PROFILE_DIR;
-
-const percentile = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
-};
 
 function rssMiB(pid: number): number {
   const m = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+) kB/);
@@ -124,6 +120,8 @@ export async function run(): Promise<Record<string, unknown>> {
         kind: "lr-grid",
         name: "load: results during reads",
         trainer: "sleepy",
+        // every trial from scratch: results arrive at the trainer's pace from the start
+        share: "none",
         axes: {
           models: [{ name: "d32", dModel: 32, nLayers: 2, nHeads: 2, dHead: 16, mlpHidden: 96, baseWidth: 32 }],
           tokens: [1e5, 2e5],
