@@ -1,4 +1,6 @@
 // Terminal formatting shared by the CLI commands and the demo.
+import type { TokenPlan } from "@powersweep/spec/api";
+
 export interface StatusCounts {
   queued?: number;
   running?: number;
@@ -19,7 +21,7 @@ export interface SweepSummary {
   tokensPerSecond?: number | null;
   remainingTokens?: number | null;
   /** Tokens the plan trains against the same trials from scratch (shared trunks). */
-  trainingTokens?: { planned: number; fromScratch: number };
+  trainingTokens?: TokenPlan;
 }
 
 /** Outcomes first: "done" counts trained trials only (succeeded or diverged), never cancelled ones. */
@@ -106,7 +108,7 @@ export function renderTable(rows: Array<Record<string, string>>): string {
  * What shared trunks save, for dry runs, status and the demo: "trains 2.1e6 tokens with shared trunks
  * (58% of 3.6e6 from scratch)"; null when nothing is shared.
  */
-export function tokenPlanLine(plan: { planned: number; fromScratch: number } | undefined): string | null {
+export function tokenPlanLine(plan: TokenPlan | undefined): string | null {
   if (!plan || !(plan.fromScratch > 0) || plan.planned >= plan.fromScratch) return null;
   const pct = Math.round((100 * plan.planned) / plan.fromScratch);
   return `trains ${tokenCount(plan.planned)} tokens with shared trunks: ${pct}% of the ${tokenCount(plan.fromScratch)} the same trials need from scratch`;

@@ -8,6 +8,7 @@ import {
   lrCurveChart,
   powerSurfaceChart,
 } from "@powersweep/plots";
+import type { TokenPlan } from "@powersweep/spec/api";
 import type { Counts, EtaOptRow, FitView, SweepDetail, SweepSummary, TrialDetail, TrialRow, WorkerRow } from "./api.ts";
 import { curveModelSection } from "./curves.ts";
 
@@ -340,7 +341,7 @@ export function etaOptTable(fit: FitView | null): string {
 }
 
 /** " · trains 58% of the tokens from scratch (shared trunks)" when trunks save anything. */
-function tokenPlanText(plan: { planned: number; fromScratch: number } | undefined): string {
+function tokenPlanText(plan: TokenPlan | undefined): string {
   if (!plan || !(plan.fromScratch > 0) || plan.planned >= plan.fromScratch) return "";
   const pct = Math.round((100 * plan.planned) / plan.fromScratch);
   return ` · shared trunks: trains ${pct}% of the tokens from scratch`;

@@ -10,6 +10,7 @@ import {
   sweepKindColumn,
   sweepKindOfColumn,
 } from "@powersweep/spec";
+import type { TokenPlan } from "@powersweep/spec/api";
 import {
   addToTokenPlan,
   checkPowerGrid,
@@ -21,7 +22,7 @@ import {
   type SweepSize,
   sweepSize,
 } from "@powersweep/sweep";
-import { runnableIds, type TokenPlan } from "./branches.ts";
+import { runnableIds } from "./branches.ts";
 import { canCopy, queryRows, type SqlClient } from "./sql.ts";
 import type { SweepDeps } from "./sweeps.ts";
 import { copyGridTrials, insertGridTrials, insertTrials } from "./trialInsert.ts";

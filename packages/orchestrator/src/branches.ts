@@ -80,12 +80,6 @@ export async function releaseOrphanBranches(
   );
 }
 
-/** Tokens a sweep's trials train as planned (trunks and branches) against the same trials each from scratch. */
-export interface TokenPlan {
-  planned: number;
-  fromScratch: number;
-}
-
 /**
  * SQL (Trial alias `t`): the tokens a trial trains itself, all of T from scratch, T less its
  * branch's shared steps when it branches (as packages/sweep trainingTokensOf counts them).

@@ -10,6 +10,7 @@
 // stable phase of trial i when k·tokensPerStep ≤ D_i = T_i·(1 − decayFraction), so the branch of
 // trial i starts after K_i = floor(D_i / tokensPerStep) + 1 shared steps.
 import type { TrialConfig } from "@powersweep/spec";
+import type { TokenPlan } from "@powersweep/spec/api";
 import { canonicalJson } from "./keys.ts";
 
 export interface TrunkCheckpoint {
@@ -152,10 +153,7 @@ export function trainingTokensOf(t: {
 }
 
 /** Adds one trial to a running token plan (planned vs from scratch), as the API reports it. */
-export function addToTokenPlan(
-  plan: { planned: number; fromScratch: number },
-  t: Parameters<typeof trainingTokensOf>[0],
-): void {
+export function addToTokenPlan(plan: TokenPlan, t: Parameters<typeof trainingTokensOf>[0]): void {
   plan.planned += trainingTokensOf(t);
   plan.fromScratch += t.tokens;
 }
