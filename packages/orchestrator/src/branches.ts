@@ -52,7 +52,8 @@ export async function markBranchReady(db: SqlClient, trialId: string, dir: strin
 
 /**
  * Branches whose host can no longer give them a checkpoint (it is neither queued nor running, or
- * it is gone) train from scratch: their `branchFrom` and `branchStep` are cleared. Scope: one host
+ * it is gone) train from scratch: their `branchFrom` and `branchStep` are cleared. Not in a
+ * cancelled sweep: its queued trials are being cancelled, and a resume runs its hosts again. Scope: one host
  * (its worker, right after its result), some sweeps, or all (the sweeper). Returns their jobs.
  */
 export async function releaseOrphanBranches(
@@ -71,8 +72,8 @@ export async function releaseOrphanBranches(
   return queryRows<EnqueueTrial>(
     db,
     `UPDATE "Trial" b SET "branchFrom" = NULL, "branchStep" = NULL, "updatedAt" = now() FROM "Sweep" s
-     WHERE s.id = b."sweepId" AND b.status = 'queued' AND b."branchFrom" IS NOT NULL AND b."branchCheckpoint" IS NULL
-       ${where}
+     WHERE s.id = b."sweepId" AND s.status IN ('queued', 'running') AND b.status = 'queued'
+       AND b."branchFrom" IS NOT NULL AND b."branchCheckpoint" IS NULL ${where}
        AND NOT EXISTS (SELECT 1 FROM "Trial" h WHERE h."sweepId" = b."sweepId" AND h.key = b."branchFrom"
                        AND h.status IN ('queued', 'running'))
      RETURNING b.id::text AS id, b."sweepId"::text AS "sweepId", s.priority`,
